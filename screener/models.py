@@ -1,0 +1,326 @@
+"""Pydantic models at screener's boundaries: list records, input rows, matches and results.
+
+Everything that crosses a boundary (a list file, the HTTP API, a report, the audit store) is one of
+these models, so that every shell (CLI, service, hook) speaks the same shapes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+
+QUOTE_MAX = 300
+
+
+class AliasKind(StrEnum):
+    """Why a name stands for a party; shown to analysts next to every hit."""
+
+    LISTED = "listed_name"  # the name as the list itself prints it
+    LEGAL = "legal_name"
+    BRAND = "brand"  # brand or short name
+    FORMER = "former_name"
+    VARIANT = "spelling_variant"  # spelling, spacing or romanisation variant
+    TRANSLITERATION = "transliteration"  # e.g. pinyin of a Chinese name
+    CHINESE = "chinese_script"
+    ABBREVIATION = "abbreviation"
+    OTHER_SCRIPT = "other_script"
+
+
+class EntityType(StrEnum):
+    COMPANY = "company"
+    GOVERNMENT = "government_agency"
+    ACADEMIC = "academic_institution"
+    INDIVIDUAL = "individual"
+    VESSEL = "vessel"
+    AIRCRAFT = "aircraft"
+    OTHER = "other"
+
+
+class Source(BaseModel):
+    """A citation: which document says so, with a verbatim quote that supports the record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["article", "notice", "reference", "list_file"]
+    id: str = Field(description="article file name, FR document number, or list file id")
+    title: str | None = Field(default=None, description="headline or notice title")
+    publisher: str | None = None
+    date: str | None = Field(default=None, description="date as the document shows it")
+    citation: str | None = Field(default=None, description="Federal Register citation, e.g. 84 FR 54002")
+    document_number: str | None = None
+    url: str | None = None
+    quote: str | None = Field(default=None, max_length=QUOTE_MAX)
+
+    def label(self) -> str:
+        """One-line human form used in reports and flat outputs."""
+        head = self.citation or self.id
+        parts = [head]
+        if self.title:
+            parts.append(f'"{self.title}"')
+        if self.publisher:
+            parts.append(self.publisher)
+        if self.date:
+            parts.append(self.date)
+        text = ", ".join(parts)
+        if self.quote:
+            text += f': "{self.quote}"'
+        return text
+
+
+class Alias(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    kind: AliasKind
+    verified: bool = True
+    note: str | None = None
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    country: str | None = None
+    verified: bool = True
+    note: str | None = None
+
+
+class Party(BaseModel):
+    """One restricted party: one record per party, every alias, every source."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
+    name: str = Field(min_length=1, description="primary name")
+    aliases: list[Alias] = Field(default_factory=list)
+    entity_type: EntityType = EntityType.COMPANY
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2")
+    addresses: list[Address] = Field(default_factory=list)
+    list_name: str = Field(description="e.g. 'US Entity List', 'SDN'")
+    programme: str | None = None
+    date_added: date | None = None
+    fr_citation: str | None = None
+    reason: str | None = None
+    licence_requirement: str | None = None
+    licence_policy: str | None = None
+    source_list_url: str | None = None
+    original_id: str | None = Field(default=None, description="id in the list the record was imported from")
+    unverified: list[str] = Field(
+        default_factory=list, description="facts of this record that no stored source confirmed"
+    )
+    sources: list[Source] = Field(default_factory=list)
+
+    def all_names(self) -> list[Alias]:
+        """The primary name first, then every alias, without repeats."""
+        seen: set[str] = set()
+        out: list[Alias] = []
+        for alias in [Alias(name=self.name, kind=AliasKind.LISTED), *self.aliases]:
+            key = alias.name.casefold()
+            if key not in seen:
+                seen.add(key)
+                out.append(alias)
+        return out
+
+
+class RestrictedList(BaseModel):
+    """A named, versioned list of parties. The content hash identifies the exact version screened."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    title: str | None = None
+    version: str = "unversioned"
+    description: str | None = None
+    parties: list[Party]
+
+    @field_validator("parties")
+    @classmethod
+    def _unique_ids(cls, parties: list[Party]) -> list[Party]:
+        seen: set[str] = set()
+        for party in parties:
+            if party.id in seen:
+                raise ValueError(f"duplicate party id {party.id!r}")
+            seen.add(party.id)
+        return parties
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 over the canonical JSON of the parties; stable across file formatting."""
+        payload = json.dumps(
+            [p.model_dump(mode="json") for p in self.parties], sort_keys=True, ensure_ascii=False
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class Status(StrEnum):
+    CLEAR = "clear"
+    POTENTIAL_MATCH = "potential_match"
+    NOT_SCREENED = "not_screened"
+
+
+class InputRow(BaseModel):
+    """One party to screen, with where it came from so every result can be traced to its row."""
+
+    name: str | None
+    country: str | None = None
+    address: str | None = None
+    sheet: str = ""
+    row: int = 0  # 1-based row number as a spreadsheet user sees it (header included)
+    not_screened_reason: str | None = None  # set by readers for rows that cannot be screened
+
+
+class TokenEvidence(BaseModel):
+    """One alias token and what in the input agreed with it."""
+
+    alias_token: str
+    input_token: str | None
+    weight: float
+    similarity: float
+    rule: str  # exact | fuzzy | joined | split | variant | missing
+
+
+class Explanation(BaseModel):
+    alias: str
+    alias_kind: AliasKind
+    input_normalized: str
+    alias_normalized: str
+    tokens: list[TokenEvidence]
+    extra_input_tokens: list[str] = Field(default_factory=list)
+    rules: list[str] = Field(default_factory=list)
+    secondary: list[str] = Field(default_factory=list)
+
+    def text(self) -> str:
+        """The sentence an analyst reads in a report cell."""
+        agreed = [
+            f"{t.alias_token}{'' if t.input_token == t.alias_token else '~' + (t.input_token or '')}"
+            f" ({t.rule}, w={t.weight:.2f})"
+            for t in self.tokens
+            if t.input_token
+        ]
+        missing = [t.alias_token for t in self.tokens if not t.input_token]
+        parts = [f'matched alias "{self.alias}" ({self.alias_kind.value})']
+        parts.append(f"input [{self.input_normalized}] vs alias [{self.alias_normalized}]")
+        if agreed:
+            parts.append("agreed: " + ", ".join(agreed))
+        if missing:
+            parts.append("missing: " + ", ".join(missing))
+        if self.extra_input_tokens:
+            parts.append("extra in input: " + ", ".join(self.extra_input_tokens))
+        if self.rules:
+            parts.append("rules: " + ", ".join(self.rules))
+        if self.secondary:
+            parts.append("; ".join(self.secondary))
+        return "; ".join(parts)
+
+
+class Match(BaseModel):
+    """A candidate party for one input name, with the evidence behind its score."""
+
+    entity_id: str
+    entity_name: str
+    list_name: str
+    list_key: str = "default"  # the loaded list this party came from
+    programme: str | None = None
+    fr_citation: str | None = None
+    entity_type: EntityType = EntityType.COMPANY
+    country: str | None = None
+    score: float = Field(ge=0, le=100)
+    matched_alias: str
+    explanation: Explanation
+    sources: list[Source] = Field(default_factory=list)
+
+
+class Comparison(BaseModel):
+    """Two names scored against each other exactly as screening scores them."""
+
+    name_a: str
+    name_b: str
+    score: float
+    explanation: Explanation
+
+
+class RowResult(BaseModel):
+    """The outcome for one input row: every row gets exactly one."""
+
+    sheet: str = ""
+    row: int = 0
+    input_name: str | None
+    input_country: str | None = None
+    input_address: str | None = None
+    status: Status
+    score: float | None = None
+    matches: list[Match] = Field(default_factory=list)  # best first; above threshold when potential_match
+    not_screened_reason: str | None = None
+    review: str | None = None  # set when a recorded analyst decision applies
+
+    @property
+    def best(self) -> Match | None:
+        return self.matches[0] if self.matches else None
+
+    def record(self) -> dict[str, object]:
+        """The flat, machine-readable record (csv/json/jsonl), one per input row."""
+        best = self.best
+        return {
+            "sheet": self.sheet,
+            "row": self.row,
+            "input_name": self.input_name,
+            "input_country": self.input_country,
+            "status": self.status.value,
+            "score": None if self.score is None else round(self.score, 1),
+            "entity_id": best.entity_id if best else None,
+            "entity_name": best.entity_name if best else None,
+            "matched_alias": best.matched_alias if best else None,
+            "list": best.list_name if best else None,
+            "programme": best.programme if best else None,
+            "fr_citation": best.fr_citation if best else None,
+            "explanation": best.explanation.text() if best else None,
+            "sources": " | ".join(s.label() for s in best.sources) if best else None,
+            "not_screened_reason": self.not_screened_reason,
+            "review": self.review,
+        }
+
+
+RECORD_FIELDS: tuple[str, ...] = tuple(
+    RowResult(input_name=None, status=Status.CLEAR).record().keys()
+)
+
+
+class ListInfo(BaseModel):
+    """Which exact list version a run screened against."""
+
+    key: str  # how the run referred to it: "default", or an imported list's name
+    name: str
+    version: str
+    content_hash: str
+    parties: int
+    aliases: int
+
+
+class InputInfo(BaseModel):
+    """One input file of a run: enough for an auditor to prove which file was screened."""
+
+    file_name: str
+    sha256: str
+    sheets: dict[str, int] = Field(default_factory=dict, description="data rows read per sheet")
+
+
+class RunSummary(BaseModel):
+    """The Summary sheet and the audit record of one screening run."""
+
+    run_id: str
+    tool_version: str
+    started_at: str  # ISO 8601, UTC
+    duration_seconds: float = 0.0
+    threshold: float
+    inputs: list[InputInfo] = Field(default_factory=list)
+    lists: list[ListInfo] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict, description="rows by status")
+    rows_read: int = 0
+    rows_reported: int = 0
+    user: str | None = None
