@@ -1,0 +1,132 @@
+"""`screener screen` (batch files → report) and `screener explain` (why a name scores what it does)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..readers import InputError
+from ..screening import DEFAULT_THRESHOLD
+from .common import EXIT_CLEAR, EXIT_MATCH, fail, load_screener
+
+ListOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--list", "-l", help="List to screen against: 'default' or an imported list's name (repeatable)."),
+]
+ThresholdOpt = Annotated[
+    float,
+    typer.Option(
+        "--threshold",
+        "-t",
+        min=0,
+        max=100,
+        help=f"Score (0-100) from which a row is a potential match. Default {DEFAULT_THRESHOLD:g}.",
+    ),
+]
+
+
+def screen_command(
+    inputs: Annotated[list[Path], typer.Argument(help="Customer spreadsheets: .xlsx, .csv or .tsv.")],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Report: .xlsx, or .csv/.json/.jsonl; '-' for JSON lines on stdout.")
+    ],
+    sheet: Annotated[Optional[str], typer.Option(help="Screen only this sheet of an .xlsx file.")] = None,
+    name_column: Annotated[Optional[str], typer.Option(help="Header, letter or number of the name column.")] = None,
+    country_column: Annotated[Optional[str], typer.Option(help="Header, letter or number of the country column.")] = None,
+    address_column: Annotated[Optional[str], typer.Option(help="Header, letter or number of the address column.")] = None,
+    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    lists: ListOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    workers: Annotated[int, typer.Option(help="Processes to screen with (0 = one per core).")] = 1,
+    engine: Annotated[str, typer.Option(help="'local' or 'dask'.")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address, with --engine dask.")] = None,
+    record: Annotated[bool, typer.Option(help="Record the run in the audit store.")] = False,
+    db: Annotated[Optional[str], typer.Option(help="Audit store URL (default: SQLite under SCREENER_HOME).")] = None,
+    user: Annotated[Optional[str], typer.Option(help="Who ran it, for the audit trail.")] = None,
+) -> None:
+    """Screen customer spreadsheets; exit 0 when every row is clear, 1 when any is a potential match."""
+    from ..engine import make_screen_fn
+    from ..pipeline import AccountingError, screen_files
+
+    screener = load_screener(lists, threshold)
+    for path in inputs:
+        if not path.exists():
+            fail(f"{path}: no such file")
+    try:
+        screen_fn = make_screen_fn(screener, workers=workers, engine=engine, scheduler=scheduler)
+    except ValueError as exc:
+        fail(str(exc))
+    recorder = None
+    if record:
+        from ..store import Store
+
+        recorder = Store.open(db).recorder(user=user, source="cli")
+    try:
+        summary = screen_files(
+            screener,
+            inputs,
+            output,
+            sheet=sheet,
+            name_column=name_column,
+            country_column=country_column,
+            address_column=address_column,
+            quiet=quiet or output == "-",
+            screen=screen_fn,
+            user=user,
+            observe=recorder.observe if recorder else None,
+        )
+    except InputError as exc:
+        fail(str(exc))
+    except (AccountingError, ValueError, OSError) as exc:
+        fail(str(exc))
+    if recorder:
+        recorder.finish(summary)
+    counts = summary.counts
+    if output != "-" and not quiet:
+        sys.stderr.write(
+            f"{summary.rows_reported} rows: {counts.get('potential_match', 0)} potential match, "
+            f"{counts.get('clear', 0)} clear, {counts.get('not_screened', 0)} not screened → {output}\n"
+        )
+    raise typer.Exit(EXIT_MATCH if counts.get("potential_match", 0) else EXIT_CLEAR)
+
+
+def explain_command(
+    name: Annotated[str, typer.Argument(help="The name to explain.")],
+    against: Annotated[Optional[str], typer.Option(help="Score NAME against this other name instead of the list.")] = None,
+    country: Annotated[Optional[str], typer.Option(help="The party's country (secondary evidence).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    lists: ListOpt = None,
+) -> None:
+    """Show the best candidates for NAME with their explanations, or score NAME --against another name."""
+    screener = load_screener(lists, threshold)
+    if against is not None:
+        result = screener.compare(name, against)
+        if as_json:
+            typer.echo(result.model_dump_json(indent=2))
+        else:
+            typer.echo(f"{result.score:5.1f}  {name!r} vs {against!r}")
+            typer.echo("       " + result.explanation.text())
+        return
+    row = screener.screen_name(name, country=country)
+    if as_json:
+        typer.echo(json.dumps(row.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{row.status.value}: {name!r} (threshold {screener.threshold:g})")
+    if row.not_screened_reason:
+        typer.echo(f"  not screened: {row.not_screened_reason}")
+    candidates = row.matches if row.matches else screener.matches(name, country)
+    if not candidates:
+        typer.echo("  no candidate scores 50 or more")
+    for match in candidates:
+        typer.echo(f"  {match.score:5.1f}  {match.entity_id}: {match.entity_name} [{match.list_name}]")
+        typer.echo(f"         {match.explanation.text()}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("screen")(screen_command)
+    app.command("explain")(explain_command)

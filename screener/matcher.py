@@ -1,0 +1,365 @@
+"""The matcher: an index over every alias of every party, and a score that can be explained.
+
+Scoring, for one input name against one alias (both normalised, see `normalize`):
+
+* every alias token carries a weight: how distinctive it is across the list (an inverse document
+  frequency over parties) times a prior that is low for generic words (domains, places, org words);
+* alias tokens are aligned with input tokens: exactly, within a small typo budget that grows with the
+  token's length, or across spacing ("Hik Vision" ~ "hikvision", "Sensetime" ~ "Sense Time");
+* coverage = the weighted share of the alias found in the input; words the input has beyond the alias
+  lower the score a little (a subsidiary carrying the party's distinctive name stays a hit), or fully
+  for weak aliases (a short acronym or a name made only of generic words);
+* score = 100 x coverage x (1 - penalty); 100 means the input equals the alias after normalisation.
+
+Candidate generation looks up input tokens (and joins of adjacent tokens) in an inverted index, exactly
+and within the same typo budget, and bounds each alias's best possible score before scoring it. The
+bound is exact (a score can never exceed it), so the index loses no match that exhaustive comparison of
+every alias would find above the reporting floor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA, Levenshtein
+
+from .models import Alias, AliasKind, Explanation, Match, Party, RestrictedList, TokenEvidence
+from .normalize import NormalizedName, is_generic, normalize
+
+GENERIC_PRIOR = 0.12  # a generic word weighs about an eighth of a distinctive one before list statistics
+IDF_SHARE = 0.6  # how much of a weight depends on rarity across the list (the rest is the prior alone)
+EXTRA_PENALTY_CAP = 0.15  # most a strong alias can lose to extra words in the input
+REPORT_FLOOR = 50.0  # candidates below this are not reported at all
+MAX_JOIN = 3  # adjacent tokens joined when looking for spacing variants
+MAX_FUZZY_EDITS = 3
+
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_SOUND_ALIKE = ("ck", "kq", "cs", "sz", "iy", "fv", "gj", "dt", "bp", "mn")
+_VOWELS = set("aeiouy")
+
+
+def _keyboard_neighbours() -> dict[str, set[str]]:
+    pos = {ch: (r, c) for r, row in enumerate(_KEYBOARD_ROWS) for c, ch in enumerate(row)}
+    out: dict[str, set[str]] = defaultdict(set)
+    for a, (ra, ca) in pos.items():
+        for b, (rb, cb) in pos.items():
+            if a != b and abs(ra - rb) <= 1 and abs((ca + 0.5 * ra) - (cb + 0.5 * rb)) <= 1:
+                out[a].add(b)
+    for a, b in _SOUND_ALIKE:
+        out[a].add(b)
+        out[b].add(a)
+    return out
+
+
+_NEIGHBOURS = _keyboard_neighbours()
+
+
+def typo_budget(length: int) -> int:
+    """Edits tolerated in a token of this length: none for short tokens, where one edit is identity."""
+    if length <= 4:
+        return 0
+    if length <= 7:
+        return 1
+    if length <= 11:
+        return 2
+    return MAX_FUZZY_EDITS
+
+
+def _plausible_single_edit(a: str, b: str) -> bool:
+    """One substitution in a short word is a typo only between neighbouring keys or like sounds."""
+    ops = Levenshtein.editops(a, b)
+    if len(ops) != 1 or ops[0].tag != "replace":
+        return True  # an insertion, deletion (or, via OSA, a transposition)
+    x, y = a[ops[0].src_pos], b[ops[0].dest_pos]
+    if y in _NEIGHBOURS.get(x, ()):
+        return True
+    return len(a) >= 6 and x in _VOWELS and y in _VOWELS
+
+
+@lru_cache(maxsize=262144)
+def token_similarity(alias_token: str, input_token: str) -> tuple[float, str]:
+    """Similarity in [0, 1] of an alias token and an input token, and the rule that decided it."""
+    if alias_token == input_token:
+        return 1.0, "exact"
+    budget = typo_budget(min(len(alias_token), len(input_token)))
+    if budget == 0 or len(input_token) < 4 or not alias_token.isalpha():
+        return 0.0, "none"
+    edits = OSA.distance(alias_token, input_token, score_cutoff=budget)
+    if edits > budget:
+        return 0.0, "none"
+    if edits == 1 and len(alias_token) <= 7 and not _plausible_single_edit(alias_token, input_token):
+        return 0.0, "none"
+    return 1.0 - 0.5 * edits / len(alias_token), f"typo ({edits} edit{'s' if edits > 1 else ''})"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedAlias:
+    party: int
+    alias: Alias
+    norm: NormalizedName
+    weights: tuple[float, ...]
+    total: float
+    weak: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """A token, or adjacent tokens joined, on one side of a comparison."""
+
+    text: str
+    start: int
+    end: int  # inclusive
+
+
+def _units(tokens: Sequence[str]) -> list[_Unit]:
+    out = [_Unit(t, i, i) for i, t in enumerate(tokens)]
+    for size in range(2, MAX_JOIN + 1):
+        for i in range(len(tokens) - size + 1):
+            out.append(_Unit("".join(tokens[i : i + size]), i, i + size - 1))
+    return out
+
+
+class TokenWeights:
+    """Distinctiveness of tokens across a list: idf over parties times a generic-word prior."""
+
+    def __init__(self, df: dict[str, int], parties: int) -> None:
+        self.df = df
+        self.parties = max(parties, 1)
+        self._log_n = math.log(1 + self.parties)
+
+    @staticmethod
+    def prior(token: str) -> float:
+        if token.isdigit():
+            return GENERIC_PRIOR
+        return GENERIC_PRIOR if is_generic(token) else 1.0
+
+    def __call__(self, token: str) -> float:
+        df = self.df.get(token)
+        prior = self.prior(token)
+        if not df or self.parties < 3:
+            return prior
+        rarity = math.log(1 + self.parties / df) / self._log_n
+        return prior * ((1 - IDF_SHARE) + IDF_SHARE * rarity)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    score: float
+    explanation: Explanation
+
+
+def score_alias(query: NormalizedName, alias: IndexedAlias, weight: TokenWeights) -> Scored:
+    """Score one normalised input against one indexed alias; the whole decision is in the result."""
+    a_tokens, q_tokens = alias.norm.tokens, query.tokens
+    candidates: list[tuple[float, float, str, _Unit, _Unit]] = []
+    for au in _units(a_tokens):
+        a_weight = sum(alias.weights[au.start : au.end + 1])
+        for qu in _units(q_tokens):
+            if au.end > au.start and qu.end > qu.start:
+                continue  # joins on both sides add nothing
+            sim, rule = token_similarity(au.text, qu.text)
+            if sim <= 0:
+                continue
+            if au.end > au.start:
+                rule = f"joined in input: {rule}" if rule != "exact" else "spacing (alias split)"
+            elif qu.end > qu.start:
+                rule = f"spacing (input split): {rule}" if rule != "exact" else "spacing (input split)"
+            candidates.append((a_weight * sim, sim, rule, au, qu))
+    candidates.sort(key=lambda c: (-c[0], c[3].end - c[3].start, c[4].end - c[4].start, c[3].start))
+
+    a_used = [False] * len(a_tokens)
+    q_used = [False] * len(q_tokens)
+    evidence: dict[int, TokenEvidence] = {}
+    matched = 0.0
+    for value, sim, rule, au, qu in candidates:
+        if any(a_used[au.start : au.end + 1]) or any(q_used[qu.start : qu.end + 1]):
+            continue
+        for i in range(au.start, au.end + 1):
+            a_used[i] = True
+        for j in range(qu.start, qu.end + 1):
+            q_used[j] = True
+        matched += value
+        evidence[au.start] = TokenEvidence(
+            alias_token=au.text,
+            input_token=" ".join(q_tokens[qu.start : qu.end + 1]),
+            weight=round(sum(alias.weights[au.start : au.end + 1]), 3),
+            similarity=round(sim, 3),
+            rule=rule,
+        )
+    for i, token in enumerate(a_tokens):
+        if not a_used[i] and i not in evidence:
+            evidence[i] = TokenEvidence(
+                alias_token=token, input_token=None, weight=round(alias.weights[i], 3),
+                similarity=0.0, rule="missing",
+            )
+
+    extras = [j for j, used in enumerate(q_used) if not used]
+    rules = list(query.rules)
+    acronyms = _acronyms(q_tokens, extras)
+    if acronyms:
+        rules.append("acronym of the name ignored: " + ", ".join(q_tokens[j] for j in acronyms))
+        extras = [j for j in extras if j not in acronyms]
+    extra_weight = sum(weight(q_tokens[j]) for j in extras)
+
+    total = alias.total
+    coverage = matched / total if total > 0 else 0.0
+    ratio = extra_weight / (extra_weight + total) if total > 0 else 1.0
+    penalty = ratio if alias.weak else EXTRA_PENALTY_CAP * ratio
+    if alias.weak and extras:
+        rules.append("weak alias: every extra word counts fully")
+    score = round(max(0.0, min(100.0, 100.0 * coverage * (1.0 - penalty))), 1)
+    if score == 100.0 and (extras or coverage < 1.0):
+        score = 99.9  # 100 is reserved for the alias itself
+    explanation = Explanation(
+        alias=alias.alias.name,
+        alias_kind=alias.alias.kind,
+        input_normalized=query.text,
+        alias_normalized=alias.norm.text,
+        tokens=[evidence[i] for i in sorted(evidence)],
+        extra_input_tokens=[q_tokens[j] for j in extras],
+        rules=rules + [f"alias: {r}" for r in alias.norm.rules if r.startswith("transliterated")],
+    )
+    return Scored(score=score, explanation=explanation)
+
+
+def _acronyms(tokens: Sequence[str], extras: Sequence[int]) -> set[int]:
+    """Extra tokens that are the initials of a run of the name's other tokens, e.g. "(JICT)"."""
+    out: set[int] = set()
+    for j in extras:
+        token = tokens[j]
+        if not (2 <= len(token) <= 6 and token.isalpha()):
+            continue
+        others = [t for k, t in enumerate(tokens) if k != j]
+        initials = "".join(t[0] for t in others)
+        if token in initials:
+            out.add(j)
+    return out
+
+
+class AliasIndex:
+    """Every alias of every party of one or more lists, indexed by token."""
+
+    def __init__(self, lists: Sequence[tuple[str, RestrictedList]]) -> None:
+        self.parties: list[tuple[str, Party]] = []
+        raw: list[tuple[int, Alias, NormalizedName]] = []
+        df: dict[str, int] = defaultdict(int)
+        for key, lst in lists:
+            for party in lst.parties:
+                idx = len(self.parties)
+                self.parties.append((key, party))
+                seen_norms: set[tuple[str, ...]] = set()
+                party_tokens: set[str] = set()
+                for alias in party.all_names():
+                    norm = normalize(alias.name)
+                    if not norm.tokens or norm.tokens in seen_norms:
+                        continue
+                    seen_norms.add(norm.tokens)
+                    party_tokens.update(norm.tokens)
+                    raw.append((idx, alias, norm))
+                for token in party_tokens:
+                    df[token] += 1
+        self.weight = TokenWeights(dict(df), len(self.parties))
+        self.aliases: list[IndexedAlias] = []
+        self._postings: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+        for idx, alias, norm in raw:
+            a_idx = len(self.aliases)
+            self.aliases.append(index_alias(idx, alias, norm, self.weight))
+            for unit in _units(norm.tokens):
+                self._postings[unit.text].append((a_idx, unit.start, unit.end))
+        self._by_length: dict[int, list[str]] = defaultdict(list)
+        for key in self._postings:
+            self._by_length[len(key)].append(key)
+        self._lookup = lru_cache(maxsize=262144)(self._lookup_uncached)
+
+    def _lookup_uncached(self, text: str) -> tuple[tuple[str, float], ...]:
+        """Index keys that `text` can match, exactly or within their typo budget."""
+        hits: dict[str, float] = {}
+        if text in self._postings:
+            hits[text] = 1.0
+        if len(text) >= 4:
+            for length in range(max(5, len(text) - MAX_FUZZY_EDITS), len(text) + MAX_FUZZY_EDITS + 1):
+                keys = self._by_length.get(length)
+                if not keys:
+                    continue
+                for key, _, _ in process.extract(
+                    text, keys, scorer=OSA.distance, score_cutoff=MAX_FUZZY_EDITS, limit=None
+                ):
+                    sim, _ = token_similarity(key, text)
+                    if sim > 0:
+                        hits[key] = max(hits.get(key, 0.0), sim)
+        return tuple(hits.items())
+
+    def candidates(self, query: NormalizedName, floor: float) -> list[int]:
+        """Aliases whose best possible score reaches `floor`, via the bound described above."""
+        covered: dict[int, set[int]] = defaultdict(set)
+        for unit in _units(query.tokens):
+            for key, _ in self._lookup(unit.text):
+                for a_idx, start, end in self._postings[key]:
+                    covered[a_idx].update(range(start, end + 1))
+        out = []
+        for a_idx, positions in covered.items():
+            alias = self.aliases[a_idx]
+            bound = sum(alias.weights[i] for i in positions) / alias.total if alias.total else 0
+            if 100.0 * bound >= floor - 0.1:  # scores are rounded to 0.1
+                out.append(a_idx)
+        return out
+
+    def match(
+        self,
+        query: NormalizedName,
+        *,
+        floor: float = REPORT_FLOOR,
+        limit: int = 5,
+        exhaustive: bool = False,
+    ) -> list[tuple[int, IndexedAlias, Scored]]:
+        """Best alias per party, best party first, for every party scoring at least `floor`."""
+        if not query.tokens:
+            return []
+        pool: Iterable[int] = range(len(self.aliases)) if exhaustive else self.candidates(query, floor)
+        best: dict[int, tuple[IndexedAlias, Scored]] = {}
+        for a_idx in pool:
+            alias = self.aliases[a_idx]
+            scored = score_alias(query, alias, self.weight)
+            if scored.score < floor:
+                continue
+            held = best.get(alias.party)
+            if held is None or scored.score > held[1].score:
+                best[alias.party] = (alias, scored)
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1][1].score, kv[0]))
+        return [(party, alias, scored) for party, (alias, scored) in ranked[:limit]]
+
+    def to_match(self, party_idx: int, scored: Scored, secondary: list[str]) -> Match:
+        key, party = self.parties[party_idx]
+        explanation = scored.explanation.model_copy(update={"secondary": secondary})
+        return Match(
+            entity_id=party.id,
+            entity_name=party.name,
+            list_name=party.list_name,
+            list_key=key,
+            programme=party.programme,
+            fr_citation=party.fr_citation,
+            entity_type=party.entity_type,
+            country=party.country,
+            score=scored.score,
+            matched_alias=scored.explanation.alias,
+            explanation=explanation,
+            sources=party.sources,
+        )
+
+
+def index_alias(party: int, alias: Alias, norm: NormalizedName, weight: TokenWeights) -> IndexedAlias:
+    """Weigh an alias's tokens; an acronym or an all-generic name is weak (extra words count fully)."""
+    weights = tuple(weight(t) for t in norm.tokens)
+    generic_only = all(TokenWeights.prior(t) < 1.0 for t in norm.tokens)
+    weak = generic_only or (len(norm.tokens) == 1 and len(norm.tokens[0]) <= 4)
+    return IndexedAlias(party, alias, norm, weights, sum(weights), weak)
+
+
+def ad_hoc_alias(name: str, weight: TokenWeights) -> IndexedAlias:
+    """Treat any name as an alias, weighted by a list's statistics, to compare two names directly."""
+    return index_alias(-1, Alias(name=name or "-", kind=AliasKind.LISTED), normalize(name), weight)

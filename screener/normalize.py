@@ -1,0 +1,330 @@
+"""Name normalisation: one raw name in, comparable tokens and the rules that fired out.
+
+Both sides go through the same steps, so a list alias and a customer name meet in one form:
+
+1. invisible and control characters removed, Unicode NFKC (full-width forms folded), casefold;
+2. look-alike letters from other scripts folded to Latin inside Latin words (ICU's UTS #39 skeletons);
+3. Chinese script segmented into organisation terms, place names and the distinctive rest, romanised
+   with pypinyin, so "海康威视数字技术" and "Haikangweishi Digital Technology" meet;
+4. other scripts transliterated to ASCII (rigour);
+5. legal forms removed (rigour's org-type tables, plus the few whole tokens it leaves), stopwords
+   dropped, abbreviations expanded and romanisation variants unified.
+
+Every step that changes something records a rule, which the explanation of a score shows.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import icu
+import yaml
+from pypinyin import lazy_pinyin
+from rigour.names import extract_org_types
+from rigour.text import ascii_text
+
+MAX_NAME_CHARS = 1000  # longer inputs are screened on their first MAX_NAME_CHARS characters
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedName:
+    """Comparable tokens of a name, with the rules that produced them."""
+
+    original: str
+    tokens: tuple[str, ...]
+    rules: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.tokens)
+
+
+@lru_cache(maxsize=1)
+def _terms() -> dict[str, Any]:
+    text = resources.files("screener").joinpath("data/terms.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> "_Vocabulary":
+    return _Vocabulary(_terms())
+
+
+class _Vocabulary:
+    """The normaliser's tables, compiled once."""
+
+    def __init__(self, terms: dict[str, Any]) -> None:
+        self.legal_forms = frozenset(terms["legal_forms"])
+        self.stopwords = frozenset(terms["stopwords"])
+        self.abbreviations: dict[str, tuple[str, ...]] = {
+            k: tuple(v) for k, v in terms["abbreviations"].items()
+        }
+        self.romanisations: dict[str, str] = {
+            variant: canonical
+            for canonical, variants in terms["romanisations"].items()
+            for variant in variants
+        }
+        self.generic = frozenset(terms["generic"])
+        chinese: dict[str, tuple[str, ...] | None] = {}
+        for term, value in terms["chinese_terms"].items():
+            chinese[term] = None if value == "LEGAL" else tuple(value)
+        for place in terms["chinese_places"]:
+            chinese.setdefault(place, ("".join(lazy_pinyin(place)),))
+        self.chinese = chinese
+        self.chinese_max = max(len(t) for t in chinese)
+        # the same terms as they are written in pinyin; one-syllable terms (市, 区) are too ambiguous
+        self.pinyin_terms: dict[str, tuple[str, ...]] = {}
+        for term, value in terms["chinese_terms"].items():
+            if len(term) >= 2:
+                key = "".join(lazy_pinyin(term))
+                self.pinyin_terms.setdefault(key, () if value == "LEGAL" else tuple(value))
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]+")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_APOSTROPHES = re.compile(r"(?<=\w)['’‘`´](?=\w)")
+_SPOOF = icu.SpoofChecker()
+
+
+def _strip_invisible(text: str, rules: list[str]) -> str:
+    out = []
+    removed = control = False
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat == "Cf":
+            removed = True
+            continue
+        if cat == "Cc":
+            control = True
+            out.append(" ")
+            continue
+        out.append(ch)
+    if removed:
+        rules.append("invisible characters removed")
+    if control:
+        rules.append("control characters removed")
+    return "".join(out)
+
+
+def _script(ch: str) -> str:
+    if ch.isascii():
+        return "latin" if ch.isalpha() else "common"
+    name = unicodedata.name(ch, "")
+    return name.split(" ", 1)[0].lower() if name else "unknown"
+
+
+@lru_cache(maxsize=65536)
+def _fold_confusable(word: str) -> str | None:
+    """A Latin reading of a word mixing Latin with look-alike letters of another script, else None."""
+    scripts = {_script(c) for c in word if c.isalpha()}
+    if "latin" not in scripts or len(scripts) < 2:
+        return None
+    out = []
+    for ch in word:
+        if ch.isascii() or not ch.isalpha() or _script(ch) == "latin":
+            out.append(ch)
+            continue
+        skeleton = _SPOOF.getSkeleton(0, ch)
+        out.append(skeleton.lower() if skeleton.isascii() and skeleton.isalpha() else ch)
+    folded = "".join(out)
+    return folded if folded != word else None
+
+
+def _segment_han(run: str, rules: list[str]) -> list[str]:
+    """Split a run of Chinese characters into English organisation terms and pinyin words."""
+    vocab = vocabulary()
+    out: list[str] = []
+    rest: list[str] = []
+
+    def flush() -> None:
+        if rest:
+            out.append("".join(lazy_pinyin("".join(rest))))
+            rest.clear()
+
+    i = 0
+    while i < len(run):
+        for size in range(min(vocab.chinese_max, len(run) - i), 0, -1):
+            piece = run[i : i + size]
+            if piece in vocab.chinese:
+                # a lone character such as 市 only counts as a term after a name, not inside one
+                if size == 1 and not (out or rest):
+                    continue
+                flush()
+                value = vocab.chinese[piece]
+                if value is None:
+                    rules.append(f"legal form removed: {piece}")
+                else:
+                    out.extend(value)
+                i += size
+                break
+        else:
+            rest.append(run[i])
+            i += 1
+    flush()
+    rules.append("transliterated from Chinese (pinyin)")
+    return out
+
+
+def _words(text: str, rules: list[str]) -> list[str]:
+    """Raw lower-case words, with Chinese segmented and other scripts transliterated."""
+    pieces: list[str] = []
+    pos = 0
+    for m in _HAN.finditer(text):
+        pieces.extend(_WORD.findall(text[pos : m.start()]))
+        pieces.append("\x00" + m.group())
+        pos = m.end()
+    pieces.extend(_WORD.findall(text[pos:]))
+
+    words: list[str] = []
+    for piece in pieces:
+        if piece.startswith("\x00"):
+            words.extend(_segment_han(piece[1:], rules))
+            continue
+        if piece.isascii():
+            words.append(piece)
+            continue
+        folded = _fold_confusable(piece)
+        if folded is not None:
+            rules.append(f"look-alike letters folded: {piece}→{folded}")
+            piece = folded
+            if piece.isascii():
+                words.append(piece)
+                continue
+        translit = ascii_text(piece).lower()
+        if translit != piece:
+            rules.append(f"transliterated: {piece}→{translit}")
+        words.extend(_WORD.findall(translit))
+    return words
+
+
+def _legal_spans(words: list[str]) -> set[tuple[str, ...]]:
+    """Word sequences that rigour's org-type tables recognise in this name."""
+    try:
+        found = extract_org_types(" ".join(words))
+    except Exception:  # rigour raises on odd input; legal-form removal is best effort
+        return set()
+    return {tuple(_WORD.findall(span)) for span, _ in found}
+
+
+def _strip_legal(words: list[str], spans: set[tuple[str, ...]]) -> tuple[list[str], list[str]]:
+    """Remove legal forms: any at the tail of the name, and spelled-out ones anywhere after the first word.
+
+    Short forms ("sa", "ag", "in", "ek") are also ordinary syllables, so inside a name they only count
+    at its end ("Yix-In Science" keeps its "in"); "co ltd" or "limited" count anywhere but first.
+    """
+    legal_words = vocabulary().legal_forms
+    # two-letter forms from rigour's world-wide tables ("ek", "ay") are mostly syllables: only ours count
+    spans = {s for s in spans if len("".join(s)) > 2} | {(w,) for w in words if w in legal_words}
+    by_len = sorted(spans, key=len, reverse=True)
+    removed: list[str] = []
+    end = len(words)
+    while end > 1:  # the tail
+        for span in by_len:
+            n = len(span)
+            if n < end and tuple(words[end - n : end]) == span:
+                removed.append(" ".join(span))
+                end -= n
+                break
+        else:
+            break
+    kept: list[str] = []
+    i = 0
+    while i < end:
+        for span in by_len:
+            n = len(span)
+            if i > 0 and len("".join(span)) >= 4 and tuple(words[i : i + n]) == span:
+                removed.append(" ".join(span))
+                i += n
+                break
+        else:
+            kept.append(words[i])
+            i += 1
+    return kept, removed
+
+
+def _pinyin_terms(words: list[str], rules: list[str]) -> list[str]:
+    """Chinese organisation terms written in pinyin ("Youxian Gongsi", "Wei Dianzi") read as the terms."""
+    table = vocabulary().pinyin_terms
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for size in (4, 3, 2, 1):
+            joined = "".join(words[i : i + size])
+            if i + size <= len(words) and joined in table:
+                value = table[joined]
+                rules.append(f"pinyin term read: {' '.join(words[i : i + size])}→{' '.join(value) or 'legal form'}")
+                out.extend(value)
+                i += size
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+def normalize(raw: object) -> NormalizedName:
+    """Normalise a name for matching; never raises, returns no tokens for an unusable name."""
+    text = "" if raw is None else str(raw)
+    return _normalize(text[:MAX_NAME_CHARS])
+
+
+@lru_cache(maxsize=200_000)
+def _normalize(text: str) -> NormalizedName:
+    rules: list[str] = []
+    original = text
+    text = _strip_invisible(text, rules)
+    nfkc = unicodedata.normalize("NFKC", text)
+    if nfkc != text:
+        rules.append("Unicode compatibility forms folded (NFKC)")
+    text = _APOSTROPHES.sub("", nfkc.casefold())
+    text = text.replace("&", " and ").replace("+", " ")
+
+    vocab = vocabulary()
+    words = _pinyin_terms(_words(text, rules), rules)
+    words = [w for w in words if w]
+    kept, legal = _strip_legal(words, _legal_spans(words))
+
+    tokens: list[str] = []
+    for word in kept:
+        if word in vocab.stopwords:
+            continue
+        if word in vocab.abbreviations:
+            expansion = vocab.abbreviations[word]
+            rules.append(f"abbreviation expanded: {word}→{' '.join(expansion)}")
+            tokens.extend(expansion)
+            continue
+        canonical = vocab.romanisations.get(word)
+        if canonical:
+            rules.append(f"romanisation variant: {word}→{canonical}")
+            tokens.append(canonical)
+            continue
+        tokens.append(word)
+    if legal:
+        rules.append("legal form removed: " + ", ".join(dict.fromkeys(reversed(legal))))
+    return NormalizedName(original=original, tokens=tuple(tokens), rules=tuple(dict.fromkeys(rules)))
+
+
+def is_generic(token: str) -> bool:
+    """Whether a token names a kind of thing (a domain, place or org word) rather than an identity."""
+    return token in vocabulary().generic or _rigour_generic(token)
+
+
+@lru_cache(maxsize=65536)
+def _rigour_generic(token: str) -> bool:
+    from rigour.names import NameTypeTag, analyze_names
+
+    try:
+        names = analyze_names(NameTypeTag.ORG, [token])
+    except Exception:
+        return False
+    for name in names:
+        for span in name.spans:
+            label = str(span.symbol)
+            if label.startswith(("[DOMAIN:", "[SYMBOL:", "[LOC:", "[ORGCLS:")):
+                return True
+    return False

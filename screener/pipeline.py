@@ -1,0 +1,155 @@
+"""File to report in one pass: read → screen → write, with the row accounting that proves nothing is lost.
+
+Every input is opened (and its columns found) before any output exists, so a bad file fails with no
+report at all. Rows stream through one at a time; the writer is aborted on any error, so a partial
+output never survives. At the end the rows read per sheet must equal the rows reported, or the run
+fails.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from . import __version__
+from .models import InputInfo, InputRow, RowResult, RunSummary, Status
+from .outputs import ResultWriter, open_writer
+from .readers import InputSource, open_input
+from .screening import Screener
+
+
+class AccountingError(RuntimeError):
+    """Rows read and rows reported disagree: the run must not be trusted."""
+
+
+class Progress:
+    """A plain progress line on standard error for long runs; silent for short ones or with --quiet."""
+
+    def __init__(self, enabled: bool, stream: IO[str] | None = None, every: float = 1.0, min_rows: int = 5000):
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.every = every
+        self.min_rows = min_rows
+        self.started = time.monotonic()
+        self._last = self.started
+        self._shown = False
+
+    def update(self, rows: int) -> None:
+        if not self.enabled or rows < self.min_rows or rows % 1000:
+            return
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return
+        self._last = now
+        rate = rows / max(now - self.started, 1e-9)
+        self.stream.write(f"\rscreened {rows:,} rows ({rate:,.0f} rows/s)")
+        self.stream.flush()
+        self._shown = True
+
+    def done(self, rows: int) -> None:
+        if self._shown:
+            elapsed = time.monotonic() - self.started
+            self.stream.write(f"\rscreened {rows:,} rows in {elapsed:,.1f} s{' ' * 20}\n")
+            self.stream.flush()
+
+
+ScreenFn = Callable[[Iterable[InputRow]], Iterator[RowResult]]
+
+
+def screen_sources(
+    screener: Screener,
+    sources: Sequence[InputSource],
+    writer: ResultWriter,
+    *,
+    progress: Progress | None = None,
+    screen: ScreenFn | None = None,
+    user: str | None = None,
+    observe: Callable[[RowResult], None] | None = None,
+) -> RunSummary:
+    """Screen opened sources into `writer` and close it with the run's summary (abort on failure)."""
+    started_at = datetime.now(UTC)
+    t0 = time.monotonic()
+    screen = screen or screener.screen_rows
+    counts: Counter[str] = Counter()
+    reported: Counter[tuple[str, str]] = Counter()
+    total = 0
+    try:
+        for src in sources:
+            for result in screen(src.rows()):
+                writer.write(result)
+                if observe:
+                    observe(result)
+                counts[result.status.value] += 1
+                reported[(src.file_name, result.sheet)] += 1
+                total += 1
+                if progress:
+                    progress.update(total)
+        inputs = [InputInfo(file_name=s.file_name, sha256=s.sha256, sheets=dict(s.rows_per_sheet)) for s in sources]
+        rows_read = sum(sum(i.sheets.values()) for i in inputs)
+        for info in inputs:
+            for sheet, n in info.sheets.items():
+                if reported[(info.file_name, sheet)] != n:
+                    raise AccountingError(
+                        f"{info.file_name}, sheet {sheet!r}: {n} rows read but "
+                        f"{reported[(info.file_name, sheet)]} reported"
+                    )
+        if rows_read != total:
+            raise AccountingError(f"{rows_read} rows read but {total} reported")
+        summary = RunSummary(
+            run_id=uuid.uuid4().hex[:12],
+            tool_version=__version__,
+            started_at=started_at.isoformat(timespec="seconds"),
+            duration_seconds=round(time.monotonic() - t0, 3),
+            threshold=screener.threshold,
+            inputs=inputs,
+            lists=screener.list_infos(),
+            counts={s.value: counts.get(s.value, 0) for s in Status},
+            rows_read=rows_read,
+            rows_reported=total,
+            user=user,
+        )
+        writer.close(summary)
+    except BaseException:
+        writer.abort()
+        raise
+    if progress:
+        progress.done(total)
+    return summary
+
+
+def screen_files(
+    screener: Screener,
+    inputs: Sequence[str | Path],
+    output: str | Path,
+    *,
+    sheet: str | None = None,
+    name_column: str | None = None,
+    country_column: str | None = None,
+    address_column: str | None = None,
+    quiet: bool = True,
+    screen: ScreenFn | None = None,
+    user: str | None = None,
+    stream: IO[str] | None = None,
+    observe: Callable[[RowResult], None] | None = None,
+) -> RunSummary:
+    """Screen spreadsheet files into one output (.xlsx report, .csv, .json, .jsonl, or '-')."""
+    sources = [
+        open_input(
+            Path(p),
+            sheet=sheet,
+            name_column=name_column,
+            country_column=country_column,
+            address_column=address_column,
+        )
+        for p in inputs
+    ]
+    writer = open_writer(output, screener.lists, stream=stream)
+    return screen_sources(
+        screener, sources, writer, progress=Progress(not quiet), screen=screen, user=user, observe=observe
+    )
