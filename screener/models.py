@@ -257,11 +257,17 @@ class RowResult(BaseModel):
     score: float | None = None
     matches: list[Match] = Field(default_factory=list)  # best first; above threshold when potential_match
     not_screened_reason: str | None = None
-    review: str | None = None  # set when a recorded analyst decision applies
+    review: str | None = None  # "cleared by NAME on DATE: comment" when a recorded decision applies
+    review_decision: Literal["false_positive", "confirmed"] | None = None
 
     @property
     def best(self) -> Match | None:
         return self.matches[0] if self.matches else None
+
+    @property
+    def alert(self) -> bool:
+        """A potential match that no analyst has cleared as a false positive: this holds a shipment."""
+        return self.status == Status.POTENTIAL_MATCH and self.review_decision != "false_positive"
 
     def record(self) -> dict[str, object]:
         """The flat, machine-readable record (csv/json/jsonl), one per input row."""
