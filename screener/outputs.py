@@ -1,0 +1,250 @@
+"""Result writers: one record per input row, published only when the run is complete.
+
+The pipeline hands every `RowResult` to a `ResultWriter` as it is produced, then calls
+`close(summary)` once, or `abort()` if the run failed. Writers never hold more than one row.
+
+Completeness. A file writer writes to a hidden temp file next to the target
+(`.<name>.<random>.tmp`) and renames it over the target only in `close()`. So a crashed or
+interrupted run leaves either nothing or a `.tmp` file, never a file that looks complete. `close()`
+also refuses to publish (removes the temp file and raises `IncompleteOutputError`) unless the
+number of rows written equals both `summary.rows_read` and `summary.rows_reported`.
+Once `close()` has returned, `abort()` does nothing, so `try: ... close() except: abort()` is safe.
+
+Formats:
+- `.csv`: the `RECORD_FIELDS` columns. Encoded as UTF-8 *with* a byte-order mark, because Excel
+  opens a BOM-less UTF-8 CSV in the local ANSI code page and garbles Chinese names; Python readers
+  should use `encoding="utf-8-sig"`. A text value that starts with `=`, `+`, `-`, `@`, a tab or a
+  carriage return gets a leading `'`, so a spreadsheet shows it as text instead of running it as a
+  formula (CSV injection). This changes such values: `-2+3` is written `'-2+3`.
+- `.json` (one array) and `.jsonl` (one object per line): the `RECORD_FIELDS` plus `matches`, every
+  candidate with its full explanation (alias, normalised forms, token evidence, rules) and
+  sources, so a machine can trace every score. UTF-8, no BOM, values unaltered.
+- `-`: JSON lines to stdout, written directly. Lines already written cannot be withdrawn, so for
+  stdout `abort()` only flushes and the caller must report the failure (for example, exit code).
+- `.xlsx`: the Excel report, `screener.report.ReportWriter`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Protocol, TextIO, runtime_checkable
+
+from screener.models import RECORD_FIELDS, RestrictedList, RowResult, RunSummary
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+SUPPORTED = ".xlsx, .csv, .json, .jsonl, or - for JSON lines on stdout"
+
+
+@runtime_checkable
+class ResultWriter(Protocol):
+    """Where screening results go. Rows arrive in input order; `close` publishes, `abort` discards."""
+
+    def write(self, result: RowResult) -> None: ...
+
+    def close(self, summary: RunSummary) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class IncompleteOutputError(RuntimeError):
+    """The rows written do not account for every row read, so the output was not published."""
+
+
+def check_complete(summary: RunSummary, written: int, what: str) -> None:
+    """Raise unless every row read was written: a short output must never pass for a full one."""
+    if summary.rows_read == written and summary.rows_reported == written:
+        return
+    raise IncompleteOutputError(
+        f"{what} not written: {written} rows written but the run read {summary.rows_read}"
+        f" and reported {summary.rows_reported}"
+    )
+
+
+def inert(value: object) -> object:
+    """Prefix `'` to text a spreadsheet would treat as a formula; other values pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def json_record(result: RowResult) -> dict[str, object]:
+    """The flat record plus every candidate's structured evidence."""
+    record = result.record()
+    record["matches"] = [m.model_dump(mode="json") for m in result.matches]
+    return record
+
+
+class StagedFile:
+    """A temp file beside the target that replaces the target only on `commit`.
+
+    Same directory, so the final `os.replace` is an atomic rename on one file system. The name is
+    hidden and ends in `.tmp`, so a leftover from a killed process is not mistaken for output.
+    """
+
+    def __init__(self, target: str | Path) -> None:
+        self.target = Path(target)
+        self.path = self.target.with_name(f".{self.target.name}.{secrets.token_hex(6)}.tmp")
+        # O_EXCL: never reuse someone else's file; 0o666 so the umask applies as for any new file.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        os.close(fd)
+
+    def commit(self) -> None:
+        with open(self.path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.path, self.target)
+        _fsync_dir(self.target.parent)
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename durable where the platform allows it (not on Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class _TextFileWriter:
+    """Shared lifecycle of the text writers: stage, write rows, verify, publish or discard."""
+
+    kind = "output"
+    encoding = "utf-8"
+
+    def __init__(self, path: str | Path | None = None, *, stream: TextIO | None = None) -> None:
+        if (path is None) == (stream is None):
+            raise TypeError("give exactly one of path or stream")
+        self._staged: StagedFile | None = None
+        self._fh: IO[str]
+        if stream is not None:
+            self._fh = stream
+        else:
+            self._staged = StagedFile(path)  # type: ignore[arg-type]
+            self._fh = open(self._staged.path, "w", encoding=self.encoding, newline="")
+        self._rows = 0
+        self._state = "open"
+        self._start()
+
+    @property
+    def rows_written(self) -> int:
+        return self._rows
+
+    def write(self, result: RowResult) -> None:
+        if self._state != "open":
+            raise RuntimeError(f"{self.kind} writer is {self._state}")
+        self._emit(result)
+        self._rows += 1
+
+    def close(self, summary: RunSummary) -> None:
+        if self._state != "open":
+            raise RuntimeError(f"{self.kind} writer is {self._state}")
+        try:
+            check_complete(summary, self._rows, self.kind)
+            self._finish()
+            self._fh.flush()
+            if self._staged is not None:
+                self._fh.close()
+                self._staged.commit()
+        except BaseException:
+            self.abort()
+            raise
+        self._state = "closed"
+
+    def abort(self) -> None:
+        if self._state != "open":
+            return
+        self._state = "aborted"
+        if self._staged is None:
+            try:
+                self._fh.flush()
+            except (OSError, ValueError):
+                pass
+            return
+        try:
+            self._fh.close()
+        finally:
+            self._staged.discard()
+
+    def _start(self) -> None:
+        pass
+
+    def _emit(self, result: RowResult) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        pass
+
+
+class CsvWriter(_TextFileWriter):
+    """Flat CSV, one line per input row, header `RECORD_FIELDS`, formula-looking text made inert."""
+
+    kind = "csv"
+    encoding = "utf-8-sig"
+
+    def _start(self) -> None:
+        self._csv = csv.writer(self._fh)
+        self._csv.writerow(RECORD_FIELDS)
+
+    def _emit(self, result: RowResult) -> None:
+        record = result.record()
+        self._csv.writerow(["" if record[f] is None else inert(record[f]) for f in RECORD_FIELDS])
+
+
+class JsonWriter(_TextFileWriter):
+    """One JSON array, streamed element by element so memory stays flat."""
+
+    kind = "json"
+
+    def _emit(self, result: RowResult) -> None:
+        self._fh.write(",\n" if self._rows else "[\n")
+        self._fh.write(json.dumps(json_record(result), ensure_ascii=False, allow_nan=False))
+
+    def _finish(self) -> None:
+        self._fh.write("\n]\n" if self._rows else "[]\n")
+
+
+class JsonLinesWriter(_TextFileWriter):
+    """One JSON object per line; the only format that can go straight to stdout."""
+
+    kind = "jsonl"
+
+    def _emit(self, result: RowResult) -> None:
+        self._fh.write(json.dumps(json_record(result), ensure_ascii=False, allow_nan=False))
+        self._fh.write("\n")
+
+
+def open_writer(
+    output: str | Path,
+    lists: Sequence[tuple[str, RestrictedList]],
+    *,
+    stream: TextIO | None = None,
+) -> ResultWriter:
+    """Pick a writer from the output name: `.xlsx`, `.csv`, `.json`, `.jsonl`, or `-` for stdout."""
+    if str(output) == "-":
+        return JsonLinesWriter(stream=stream or sys.stdout)
+    path = Path(output)
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        from screener.report import ReportWriter  # report imports this module
+
+        return ReportWriter(path, lists)
+    if suffix == ".csv":
+        return CsvWriter(path)
+    if suffix == ".json":
+        return JsonWriter(path)
+    if suffix == ".jsonl":
+        return JsonLinesWriter(path)
+    raise ValueError(f"cannot write {str(output)!r}: output must be {SUPPORTED}")
