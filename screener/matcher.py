@@ -170,7 +170,11 @@ def score_alias(query: NormalizedName, alias: IndexedAlias, weight: TokenWeights
             elif qu.end > qu.start:
                 rule = f"spacing (input split): {rule}" if rule != "exact" else "spacing (input split)"
             candidates.append((a_weight * sim, sim, rule, au, qu))
-    candidates.sort(key=lambda c: (-c[0], c[3].end - c[3].start, c[4].end - c[4].start, c[3].start))
+    # exact before fuzzy, single tokens before joins, then heavier first: a greedy pass then never trades
+    # an exact token for a joined near-miss, and a name always matches itself in full
+    candidates.sort(
+        key=lambda c: (-c[1], (c[3].end - c[3].start) + (c[4].end - c[4].start), -c[0], c[3].start, c[4].start)
+    )
 
     a_used = [False] * len(a_tokens)
     q_used = [False] * len(q_tokens)
@@ -213,7 +217,7 @@ def score_alias(query: NormalizedName, alias: IndexedAlias, weight: TokenWeights
     if alias.weak and extras:
         rules.append("weak alias: every extra word counts fully")
     score = round(max(0.0, min(100.0, 100.0 * coverage * (1.0 - penalty))), 1)
-    if score == 100.0 and (extras or coverage < 1.0):
+    if score == 100.0 and (extras or coverage < 1.0 - 1e-9):
         score = 99.9  # 100 is reserved for the alias itself
     explanation = Explanation(
         alias=alias.alias.name,

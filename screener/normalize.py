@@ -135,6 +135,11 @@ def _fold_confusable(word: str) -> str | None:
     return folded if folded != word else None
 
 
+def _unknown_han(chars: str) -> list[str]:
+    """A stable ASCII stand-in for characters pypinyin has no reading for."""
+    return [f"u{ord(c):x}" for c in chars]
+
+
 def _segment_han(run: str, rules: list[str]) -> list[str]:
     """Split a run of Chinese characters into English organisation terms and pinyin words."""
     vocab = vocabulary()
@@ -143,7 +148,7 @@ def _segment_han(run: str, rules: list[str]) -> list[str]:
 
     def flush() -> None:
         if rest:
-            out.append("".join(lazy_pinyin("".join(rest))))
+            out.append("".join(lazy_pinyin("".join(rest), errors=_unknown_han)))
             rest.clear()
 
     i = 0
@@ -286,13 +291,11 @@ def _normalize(text: str) -> NormalizedName:
 
     vocab = vocabulary()
     words = _pinyin_terms(_words(text, rules), rules)
-    words = [w for w in words if w]
+    words = [w for w in words if w and w not in vocab.stopwords]
     kept, legal = _strip_legal(words, _legal_spans(words))
 
     tokens: list[str] = []
     for word in kept:
-        if word in vocab.stopwords:
-            continue
         if word in vocab.abbreviations:
             expansion = vocab.abbreviations[word]
             rules.append(f"abbreviation expanded: {word}→{' '.join(expansion)}")
