@@ -98,16 +98,6 @@ def token_similarity(alias_token: str, input_token: str) -> tuple[float, str]:
 
 
 @dataclass(frozen=True, slots=True)
-class IndexedAlias:
-    party: int
-    alias: Alias
-    norm: NormalizedName
-    weights: tuple[float, ...]
-    total: float
-    weak: bool
-
-
-@dataclass(frozen=True, slots=True)
 class _Unit:
     """A token, or adjacent tokens joined, on one side of a comparison."""
 
@@ -115,13 +105,42 @@ class _Unit:
     start: int
     end: int  # inclusive
 
+    @property
+    def size(self) -> int:
+        return self.end - self.start
 
-def _units(tokens: Sequence[str]) -> list[_Unit]:
+
+def _units(tokens: Sequence[str]) -> tuple[_Unit, ...]:
     out = [_Unit(t, i, i) for i, t in enumerate(tokens)]
     for size in range(2, MAX_JOIN + 1):
         for i in range(len(tokens) - size + 1):
             out.append(_Unit("".join(tokens[i : i + size]), i, i + size - 1))
-    return out
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedAlias:
+    party: int
+    alias: Alias
+    norm: NormalizedName
+    weights: tuple[float, ...]
+    total: float
+    weak: bool
+    units: tuple[_Unit, ...]
+    unit_weights: tuple[float, ...]  # summed weight of the tokens each unit covers
+
+
+# what an input unit can pair with: alias unit text -> [(input unit, similarity, rule)]
+Pairs = dict[str, list[tuple[_Unit, float, str]]]
+
+
+@dataclass(slots=True)
+class Query:
+    """A normalised input prepared once per name: its units and what each can pair with."""
+
+    norm: NormalizedName
+    units: tuple[_Unit, ...]
+    pairs: Pairs | None = None  # filled from the index; None means compare every unit pair
 
 
 class TokenWeights:
@@ -147,47 +166,85 @@ class TokenWeights:
         return prior * ((1 - IDF_SHARE) + IDF_SHARE * rarity)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Scored:
+    """A score and the alignment behind it; the explanation is built only when someone reads it."""
+
     score: float
-    explanation: Explanation
+    query: Query
+    alias: IndexedAlias
+    chosen: list[tuple[_Unit, _Unit, float, str]]
+    extras: list[int]
+    acronyms: list[int]
+    _explanation: Explanation | None = None
+
+    @property
+    def explanation(self) -> Explanation:
+        if self._explanation is None:
+            self._explanation = _explain(self)
+        return self._explanation
 
 
-def score_alias(query: NormalizedName, alias: IndexedAlias, weight: TokenWeights) -> Scored:
-    """Score one normalised input against one indexed alias; the whole decision is in the result."""
-    a_tokens, q_tokens = alias.norm.tokens, query.tokens
-    candidates: list[tuple[float, float, str, _Unit, _Unit]] = []
-    for au in _units(a_tokens):
-        a_weight = sum(alias.weights[au.start : au.end + 1])
-        for qu in _units(q_tokens):
-            if au.end > au.start and qu.end > qu.start:
+def _candidate_pairs(query: Query, alias: IndexedAlias) -> list[tuple[float, float, str, _Unit, _Unit]]:
+    out = []
+    for au, a_weight in zip(alias.units, alias.unit_weights):
+        if query.pairs is not None:
+            found = query.pairs.get(au.text, ())
+        else:
+            found = []
+            for qu in query.units:
+                sim, rule = token_similarity(au.text, qu.text)
+                if sim > 0:
+                    found.append((qu, sim, rule))
+        for qu, sim, rule in found:
+            if au.size and qu.size:
                 continue  # joins on both sides add nothing
-            sim, rule = token_similarity(au.text, qu.text)
-            if sim <= 0:
-                continue
-            if au.end > au.start:
-                rule = f"joined in input: {rule}" if rule != "exact" else "spacing (alias split)"
-            elif qu.end > qu.start:
-                rule = f"spacing (input split): {rule}" if rule != "exact" else "spacing (input split)"
-            candidates.append((a_weight * sim, sim, rule, au, qu))
+            out.append((a_weight * sim, sim, rule, au, qu))
+    return out
+
+
+def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scored:
+    """Score one prepared input against one indexed alias."""
+    candidates = _candidate_pairs(query, alias)
     # exact before fuzzy, single tokens before joins, then heavier first: a greedy pass then never trades
     # an exact token for a joined near-miss, and a name always matches itself in full
-    candidates.sort(
-        key=lambda c: (-c[1], (c[3].end - c[3].start) + (c[4].end - c[4].start), -c[0], c[3].start, c[4].start)
-    )
-
-    a_used = [False] * len(a_tokens)
+    candidates.sort(key=lambda c: (-c[1], c[3].size + c[4].size, -c[0], c[3].start, c[4].start))
+    q_tokens = query.norm.tokens
+    a_used = [False] * len(alias.weights)
     q_used = [False] * len(q_tokens)
-    evidence: dict[int, TokenEvidence] = {}
+    chosen: list[tuple[_Unit, _Unit, float, str]] = []
     matched = 0.0
     for value, sim, rule, au, qu in candidates:
         if any(a_used[au.start : au.end + 1]) or any(q_used[qu.start : qu.end + 1]):
             continue
-        for i in range(au.start, au.end + 1):
-            a_used[i] = True
-        for j in range(qu.start, qu.end + 1):
-            q_used[j] = True
+        a_used[au.start : au.end + 1] = [True] * (au.size + 1)
+        q_used[qu.start : qu.end + 1] = [True] * (qu.size + 1)
         matched += value
+        chosen.append((au, qu, sim, rule))
+
+    extras = [j for j, used in enumerate(q_used) if not used]
+    acronyms = _acronyms(q_tokens, extras)
+    if acronyms:
+        extras = [j for j in extras if j not in acronyms]
+    extra_weight = sum(weight(q_tokens[j]) for j in extras)
+    total = alias.total
+    coverage = matched / total if total > 0 else 0.0
+    ratio = extra_weight / (extra_weight + total) if total > 0 else 1.0
+    penalty = ratio if alias.weak else EXTRA_PENALTY_CAP * ratio
+    score = round(max(0.0, min(100.0, 100.0 * coverage * (1.0 - penalty))), 1)
+    if score == 100.0 and (extras or coverage < 1.0 - 1e-9):
+        score = 99.9  # 100 is reserved for the alias itself
+    return Scored(score, query, alias, chosen, extras, sorted(acronyms))
+
+
+def _explain(scored: Scored) -> Explanation:
+    alias, q_tokens = scored.alias, scored.query.norm.tokens
+    evidence: dict[int, TokenEvidence] = {}
+    for au, qu, sim, rule in scored.chosen:
+        if au.size:
+            rule = f"joined in input: {rule}" if rule != "exact" else "spacing (alias split)"
+        elif qu.size:
+            rule = f"spacing (input split): {rule}" if rule != "exact" else "spacing (input split)"
         evidence[au.start] = TokenEvidence(
             alias_token=au.text,
             input_token=" ".join(q_tokens[qu.start : qu.end + 1]),
@@ -195,40 +252,28 @@ def score_alias(query: NormalizedName, alias: IndexedAlias, weight: TokenWeights
             similarity=round(sim, 3),
             rule=rule,
         )
-    for i, token in enumerate(a_tokens):
-        if not a_used[i] and i not in evidence:
+    covered = {i for au, _, _, _ in scored.chosen for i in range(au.start, au.end + 1)}
+    for i, token in enumerate(alias.norm.tokens):
+        if i not in covered:
             evidence[i] = TokenEvidence(
                 alias_token=token, input_token=None, weight=round(alias.weights[i], 3),
                 similarity=0.0, rule="missing",
             )
-
-    extras = [j for j, used in enumerate(q_used) if not used]
-    rules = list(query.rules)
-    acronyms = _acronyms(q_tokens, extras)
-    if acronyms:
-        rules.append("acronym of the name ignored: " + ", ".join(q_tokens[j] for j in acronyms))
-        extras = [j for j in extras if j not in acronyms]
-    extra_weight = sum(weight(q_tokens[j]) for j in extras)
-
-    total = alias.total
-    coverage = matched / total if total > 0 else 0.0
-    ratio = extra_weight / (extra_weight + total) if total > 0 else 1.0
-    penalty = ratio if alias.weak else EXTRA_PENALTY_CAP * ratio
-    if alias.weak and extras:
+    rules = list(scored.query.norm.rules)
+    if scored.acronyms:
+        rules.append("acronym of the name ignored: " + ", ".join(q_tokens[j] for j in scored.acronyms))
+    if alias.weak and scored.extras:
         rules.append("weak alias: every extra word counts fully")
-    score = round(max(0.0, min(100.0, 100.0 * coverage * (1.0 - penalty))), 1)
-    if score == 100.0 and (extras or coverage < 1.0 - 1e-9):
-        score = 99.9  # 100 is reserved for the alias itself
-    explanation = Explanation(
+    rules += [f"alias: {r}" for r in alias.norm.rules if r.startswith("transliterated")]
+    return Explanation(
         alias=alias.alias.name,
         alias_kind=alias.alias.kind,
-        input_normalized=query.text,
+        input_normalized=scored.query.norm.text,
         alias_normalized=alias.norm.text,
         tokens=[evidence[i] for i in sorted(evidence)],
-        extra_input_tokens=[q_tokens[j] for j in extras],
-        rules=rules + [f"alias: {r}" for r in alias.norm.rules if r.startswith("transliterated")],
+        extra_input_tokens=[q_tokens[j] for j in scored.extras],
+        rules=rules,
     )
-    return Scored(score=score, explanation=explanation)
 
 
 def _acronyms(tokens: Sequence[str], extras: Sequence[int]) -> set[int]:
@@ -269,62 +314,89 @@ class AliasIndex:
                     df[token] += 1
         self.weight = TokenWeights(dict(df), len(self.parties))
         self.aliases: list[IndexedAlias] = []
-        self._postings: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+        # postings: index key -> [(alias index, bit mask of the alias tokens the key covers)]
+        postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for idx, alias, norm in raw:
             a_idx = len(self.aliases)
-            self.aliases.append(index_alias(idx, alias, norm, self.weight))
-            for unit in _units(norm.tokens):
-                self._postings[unit.text].append((a_idx, unit.start, unit.end))
-        self._by_length: dict[int, list[str]] = defaultdict(list)
+            indexed = index_alias(idx, alias, norm, self.weight)
+            self.aliases.append(indexed)
+            for unit in indexed.units:
+                mask = ((1 << (unit.size + 1)) - 1) << unit.start
+                postings[unit.text].append((a_idx, mask))
+        self._postings = dict(postings)
+        by_length: dict[int, list[str]] = defaultdict(list)
         for key in self._postings:
-            self._by_length[len(key)].append(key)
+            by_length[len(key)].append(key)
+        # keys a text of each length could reach within the largest typo budget, in one list per length
+        longest = max(by_length, default=0) + MAX_FUZZY_EDITS
+        self._near_length: dict[int, list[str]] = {
+            n: [k for m in range(max(5, n - MAX_FUZZY_EDITS), n + MAX_FUZZY_EDITS + 1) for k in by_length.get(m, ())]
+            for n in range(4, longest + 1)
+        }
         self._lookup = lru_cache(maxsize=262144)(self._lookup_uncached)
+        self._reach: dict[tuple[int, int], float] = {}
 
-    def _lookup_uncached(self, text: str) -> tuple[tuple[str, float], ...]:
-        """Index keys that `text` can match, exactly or within their typo budget."""
-        hits: dict[str, float] = {}
+    def _lookup_uncached(self, text: str) -> tuple[tuple[str, float, str], ...]:
+        """Index keys that `text` can match, exactly or within their typo budget, with the rule."""
+        hits: dict[str, tuple[float, str]] = {}
         if text in self._postings:
-            hits[text] = 1.0
-        if len(text) >= 4:
-            for length in range(max(5, len(text) - MAX_FUZZY_EDITS), len(text) + MAX_FUZZY_EDITS + 1):
-                keys = self._by_length.get(length)
-                if not keys:
-                    continue
-                for key, _, _ in process.extract(
-                    text, keys, scorer=OSA.distance, score_cutoff=MAX_FUZZY_EDITS, limit=None
-                ):
-                    sim, _ = token_similarity(key, text)
+            hits[text] = (1.0, "exact")
+        keys = self._near_length.get(len(text)) if len(text) >= 4 else None
+        if keys:
+            for key, _, _ in process.extract(text, keys, scorer=OSA.distance, score_cutoff=MAX_FUZZY_EDITS, limit=None):
+                if key not in hits:
+                    sim, rule = token_similarity(key, text)
                     if sim > 0:
-                        hits[key] = max(hits.get(key, 0.0), sim)
-        return tuple(hits.items())
+                        hits[key] = (sim, rule)
+        return tuple((key, sim, rule) for key, (sim, rule) in hits.items())
 
-    def candidates(self, query: NormalizedName, floor: float) -> list[int]:
+    def prepare(self, norm: NormalizedName) -> Query:
+        """Look every input unit up once; scoring then reads pairs instead of comparing strings."""
+        units = _units(norm.tokens)
+        pairs: Pairs = defaultdict(list)
+        for unit in units:
+            for key, sim, rule in self._lookup(unit.text):
+                pairs[key].append((unit, sim, rule))
+        return Query(norm, units, dict(pairs))
+
+    def candidates(self, query: Query, floor: float) -> list[int]:
         """Aliases whose best possible score reaches `floor`, via the bound described above."""
-        covered: dict[int, set[int]] = defaultdict(set)
-        for unit in _units(query.tokens):
-            for key, _ in self._lookup(unit.text):
-                for a_idx, start, end in self._postings[key]:
-                    covered[a_idx].update(range(start, end + 1))
+        covered: dict[int, int] = defaultdict(int)
+        postings = self._postings
+        for key in query.pairs or ():
+            for a_idx, mask in postings[key]:
+                covered[a_idx] |= mask
         out = []
-        for a_idx, positions in covered.items():
-            alias = self.aliases[a_idx]
-            bound = sum(alias.weights[i] for i in positions) / alias.total if alias.total else 0
-            if 100.0 * bound >= floor - 0.1:  # scores are rounded to 0.1
-                out.append(a_idx)
+        reach_cache = self._reach
+        for item in covered.items():
+            reach = reach_cache.get(item)
+            if reach is None:
+                a_idx, mask = item
+                alias = self.aliases[a_idx]
+                weights = alias.weights
+                got = sum(w for i, w in enumerate(weights) if mask >> i & 1)
+                reach = 100.0 * got / alias.total if alias.total else 0.0
+                if len(reach_cache) < 1_000_000:
+                    reach_cache[item] = reach
+            if reach >= floor - 0.1:  # scores are rounded to 0.1
+                out.append(item[0])
         return out
 
     def match(
         self,
-        query: NormalizedName,
+        norm: NormalizedName,
         *,
         floor: float = REPORT_FLOOR,
         limit: int = 5,
         exhaustive: bool = False,
     ) -> list[tuple[int, IndexedAlias, Scored]]:
         """Best alias per party, best party first, for every party scoring at least `floor`."""
-        if not query.tokens:
+        if not norm.tokens:
             return []
+        query = self.prepare(norm)
         pool: Iterable[int] = range(len(self.aliases)) if exhaustive else self.candidates(query, floor)
+        if exhaustive:
+            query = Query(norm, query.units, None)  # compare every unit pair, bypassing the index
         best: dict[int, tuple[IndexedAlias, Scored]] = {}
         for a_idx in pool:
             alias = self.aliases[a_idx]
@@ -361,7 +433,14 @@ def index_alias(party: int, alias: Alias, norm: NormalizedName, weight: TokenWei
     weights = tuple(weight(t) for t in norm.tokens)
     generic_only = all(TokenWeights.prior(t) < 1.0 for t in norm.tokens)
     weak = generic_only or (len(norm.tokens) == 1 and len(norm.tokens[0]) <= 4)
-    return IndexedAlias(party, alias, norm, weights, sum(weights), weak)
+    units = _units(norm.tokens)
+    unit_weights = tuple(sum(weights[u.start : u.end + 1]) for u in units)
+    return IndexedAlias(party, alias, norm, weights, sum(weights), weak, units, unit_weights)
+
+
+def prepare_unindexed(norm: NormalizedName) -> Query:
+    """A query compared against an alias outside any index (every unit pair is tried)."""
+    return Query(norm, _units(norm.tokens), None)
 
 
 def ad_hoc_alias(name: str, weight: TokenWeights) -> IndexedAlias:

@@ -129,10 +129,38 @@ def _fold_confusable(word: str) -> str | None:
         if ch.isascii() or not ch.isalpha() or _script(ch) == "latin":
             out.append(ch)
             continue
-        skeleton = _SPOOF.getSkeleton(0, ch)
-        out.append(skeleton.lower() if skeleton.isascii() and skeleton.isalpha() else ch)
+        out.append(_latin_lookalike(ch) or ch)
     folded = "".join(out)
     return folded if folded != word else None
+
+
+def _latin_lookalike(ch: str) -> str | None:
+    """The Latin letter a character is drawn like (UTS #39 skeleton), trying its lower case first.
+
+    Lower case first because upper-case prototypes mislead: Cyrillic "І" has the skeleton "l", while
+    its lower case "і" has "i"; Cyrillic "Н" has no lower-case twin but its skeleton is "H".
+    """
+    for candidate in (ch.lower(), ch):
+        skeleton = _SPOOF.getSkeleton(0, candidate)
+        if len(skeleton) == 1 and skeleton.isascii() and skeleton.isalpha():
+            return skeleton.lower()
+    return None
+
+
+def _fold_confusables(text: str, rules: list[str]) -> str:
+    """Fold look-alike letters word by word, before case folding loses upper-case look-alikes."""
+
+    def fold(m: re.Match[str]) -> str:
+        word = m.group()
+        if word.isascii():
+            return word
+        folded = _fold_confusable(word)
+        if folded is None:
+            return word
+        rules.append(f"look-alike letters folded: {word}→{folded}")
+        return folded
+
+    return _WORD.sub(fold, text)
 
 
 def _unknown_han(chars: str) -> list[str]:
@@ -193,13 +221,6 @@ def _words(text: str, rules: list[str]) -> list[str]:
         if piece.isascii():
             words.append(piece)
             continue
-        folded = _fold_confusable(piece)
-        if folded is not None:
-            rules.append(f"look-alike letters folded: {piece}→{folded}")
-            piece = folded
-            if piece.isascii():
-                words.append(piece)
-                continue
         translit = ascii_text(piece).lower()
         if translit != piece:
             rules.append(f"transliterated: {piece}→{translit}")
@@ -286,7 +307,7 @@ def _normalize(text: str) -> NormalizedName:
     nfkc = unicodedata.normalize("NFKC", text)
     if nfkc != text:
         rules.append("Unicode compatibility forms folded (NFKC)")
-    text = _APOSTROPHES.sub("", nfkc.casefold())
+    text = _APOSTROPHES.sub("", _fold_confusables(nfkc, rules).casefold())
     text = text.replace("&", " and ").replace("+", " ")
 
     vocab = vocabulary()

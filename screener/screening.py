@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from .matcher import REPORT_FLOOR, AliasIndex, ad_hoc_alias, score_alias
+from .matcher import REPORT_FLOOR, AliasIndex, ad_hoc_alias, prepare_unindexed, score_alias
 from .models import Comparison, InputRow, ListInfo, Match, Party, RestrictedList, RowResult, Status
 from .normalize import normalize
 
@@ -120,7 +120,7 @@ class Screener:
     def compare(self, name_a: str, name_b: str) -> Comparison:
         """Score `name_a` as input against `name_b` as if it were an alias on this screener's lists."""
         alias = ad_hoc_alias(name_b, self.index.weight)
-        scored = score_alias(normalize(name_a), alias, self.index.weight)
+        scored = score_alias(prepare_unindexed(normalize(name_a)), alias, self.index.weight)
         return Comparison(name_a=name_a, name_b=name_b, score=scored.score, explanation=scored.explanation)
 
 
