@@ -18,7 +18,7 @@ from .normalize import normalize
 if TYPE_CHECKING:
     import pandas as pd
 
-DEFAULT_THRESHOLD = 80.0
+DEFAULT_THRESHOLD = 75.0
 MAX_CANDIDATES = 5
 
 

@@ -123,7 +123,7 @@ def test_score_scale_and_threshold(s):
     assert s.screen_name("Hikvision Australia Pty Ltd").score < 100.0
     strict = Screener.default(threshold=99.95)
     assert strict.screen_name("Hikvision Australia Pty Ltd").status == Status.CLEAR
-    assert DEFAULT_THRESHOLD == 80.0
+    assert DEFAULT_THRESHOLD == 75.0
 
 
 def test_country_never_suppresses_a_strong_match(s):
