@@ -53,9 +53,6 @@ def screen_command(
     from ..pipeline import AccountingError, screen_files
 
     screener = load_screener(lists, threshold)
-    for path in inputs:
-        if not path.exists():
-            fail(f"{path}: no such file")
     try:
         screen_fn = make_screen_fn(screener, workers=workers, engine=engine, scheduler=scheduler)
     except ValueError as exc:

@@ -1,0 +1,148 @@
+"""`screener screen` end to end, as a pipeline runs it: real subprocesses, real files read back."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from hostile import EXPECTED_MESSAGE, HOSTILE_CASES
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_orders"
+
+
+def run(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    env.pop("SCREENER_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "screener", *args],
+        capture_output=True, text=True, cwd=cwd or ROOT, env=env, input=stdin, timeout=120,
+    )
+
+
+def test_sample_report_has_every_sheet_and_field(tmp_path):
+    out = tmp_path / "r.xlsx"
+    proc = run("screen", str(SAMPLES / "customer_master.xlsx"), "-o", str(out))
+    assert proc.returncode == 1, proc.stderr
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames[:5] == ["Summary", "Potential matches", "All rows", "Restricted parties", "Sources"]
+    summary = " ".join(str(c.value) for row in wb["Summary"].iter_rows() for c in row if c.value is not None)
+    for needle in ["customer_master.xlsx", "us-entity-list-2019", "75", "potential_match", "clear", "not_screened"]:
+        assert needle in summary, needle
+    pm = list(wb["Potential matches"].iter_rows(values_only=True))
+    header = [str(h).lower() for h in pm[0]]
+    for field in ["score", "matched alias", "explanation", "fr citation"]:
+        assert any(field in h for h in header), field
+    assert any("source" in h for h in header)
+    names = {r[header.index("input name")] for r in pm[1:]}
+    assert "Hangzhou Hikvision Digital Technology Co., Ltd" in names
+    scores = [r[header.index("score")] for r in pm[1:]]
+    assert scores == sorted(scores, reverse=True)
+    all_rows = list(wb["All rows"].iter_rows(values_only=True))
+    assert len(all_rows) - 1 == 35 + 8  # two sheets of the sample, every row once
+    parties = list(wb["Restricted parties"].iter_rows(values_only=True))
+    assert len(parties) - 1 == 34
+
+
+def test_clean_file_exits_zero(tmp_path):
+    proc = run("screen", str(SAMPLES / "clean_customers_cp1252.csv"), "-o", str(tmp_path / "r.json"))
+    assert proc.returncode == 0, proc.stderr
+    records = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert [r["status"] for r in records] == ["clear"] * 12
+    assert records[1]["input_name"] == "Nordic Precision AB"
+    assert any("Société" in r["input_name"] for r in records)
+
+
+def test_jsonl_to_stdout_one_record_per_row_in_order():
+    proc = run("screen", str(SAMPLES / "open_orders.csv"), "-o", "-")
+    assert proc.returncode == 1
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["row"] for r in records] == list(range(2, 18))
+    fields = {"sheet", "row", "input_name", "input_country", "status", "score", "entity_id", "entity_name",
+              "matched_alias", "list", "explanation", "sources", "not_screened_reason"}
+    assert fields <= set(records[0])
+    hit = next(r for r in records if r["input_name"].startswith("Chengdu Haiguang"))
+    assert hit["status"] == "potential_match" and hit["entity_id"] == "chengdu_haiguang_ic"
+    assert "84 FR 29371" in hit["sources"]
+
+
+def test_csv_output_and_formula_names_stay_text(tmp_path):
+    src = tmp_path / "evil.csv"
+    evil = ['=HYPERLINK("http://x","y")', "+cmd|'/c calc'!A0", "@SUM(1)", "-2+3", "Hikvision"]
+    with src.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Customer Name", "Country"])
+        for name in evil:
+            w.writerow([name, "US"])
+    out_csv, out_xlsx = tmp_path / "r.csv", tmp_path / "r.xlsx"
+    assert run("screen", str(src), "-o", str(out_csv), "-q").returncode == 1
+    with out_csv.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 5
+    assert all(not r["input_name"].startswith(("=", "+", "-", "@")) for r in rows)
+    assert run("screen", str(src), "-o", str(out_xlsx), "-q").returncode == 1
+    ws = openpyxl.load_workbook(out_xlsx)["All rows"]
+    header = [c.value for c in ws[1]]
+    col = [str(h).lower() for h in header].index("input name") + 1
+    cells = [ws.cell(row=r, column=col) for r in range(2, 7)]
+    assert [c.value for c in cells] == evil
+    assert all(c.data_type == "s" for c in cells)
+
+
+def test_missing_name_column_is_one_line_exit_2(tmp_path):
+    src = tmp_path / "odd.csv"
+    src.write_text("id,notes\n1,hello\n", encoding="utf-8")
+    out = tmp_path / "r.xlsx"
+    proc = run("screen", str(src), "-o", str(out))
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "odd.csv" in proc.stderr
+    assert not out.exists()
+    proc = run("screen", str(src), "-o", str(out), "--name-column", "notes")
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["screen"],
+    ["screen", "sample_orders/open_orders.csv", "-o", "r.pdf"],
+    ["screen", "sample_orders/open_orders.csv", "-o", "r.xlsx", "--threshold", "120"],
+    ["screen", "no/such/file.csv", "-o", "r.xlsx"],
+    ["screen", "sample_orders/customer_master.xlsx", "-o", "r.xlsx", "--sheet", "Nope"],
+    ["screen", "sample_orders/open_orders.csv", "-o", "r.xlsx", "--list", "never-imported"],
+    ["frobnicate"],
+])
+def test_usage_errors_exit_2_without_traceback(tmp_path, args):
+    args = [str(ROOT / a) if a.startswith("sample_orders") else a for a in args]
+    proc = run(*args, cwd=tmp_path)
+    assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "r.xlsx").exists()
+
+
+@pytest.mark.parametrize("name, make, outcome", HOSTILE_CASES, ids=[c[0] for c in HOSTILE_CASES])
+def test_hostile_files_through_the_cli(tmp_path, name, make, outcome):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = make(folder)
+    out = tmp_path / "report.xlsx"
+    proc = run("screen", str(path), "-o", str(out), "-q")
+    assert "Traceback" not in proc.stderr
+    if outcome == "error":
+        assert proc.returncode == 2, (name, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, (name, proc.stderr)
+        if name in EXPECTED_MESSAGE:
+            assert EXPECTED_MESSAGE[name] in lines[0]
+        assert not out.exists(), "no partial report may survive an error"
+        assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+    else:
+        assert proc.returncode in (0, 1), (name, proc.stderr)
+        summary = openpyxl.load_workbook(out)["Summary"]
+        text = " ".join(str(c.value) for row in summary.iter_rows() for c in row if c.value is not None)
+        assert "complete" in text.lower()
