@@ -89,6 +89,8 @@ def token_similarity(alias_token: str, input_token: str) -> tuple[float, str]:
     budget = typo_budget(min(len(alias_token), len(input_token)))
     if budget == 0 or len(input_token) < 4 or not alias_token.isalpha():
         return 0.0, "none"
+    if alias_token[0] != input_token[0] and alias_token[:2] != input_token[1::-1]:
+        return 0.0, "none"  # a word's first letter is rarely mistyped: "Division" is no "Hikvision"
     edits = OSA.distance(alias_token, input_token, score_cutoff=budget)
     if edits > budget:
         return 0.0, "none"

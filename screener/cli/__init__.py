@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from . import lists, screen
+from . import lists, rescreen, screen
 
 app = typer.Typer(
     name="screener",
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(lists.app, name="lists", help="Show, build, validate and import restricted-party lists.")
 screen.register(app)
+rescreen.register(app)
 
 
 def main() -> None:

@@ -1,13 +1,18 @@
-"""`screener lists ...`: build, show and validate restricted-party list files.
+"""`screener lists ...`: the catalog of lists; build, show, validate and import restricted-party lists.
 
-Every command reads the bundled default list unless `--list` names another file. Failures are one
-line on stderr and exit code 2, so scripts and CI can tell a bad list from a crash.
+`screener lists` alone prints the catalog: the bundled default list and the current version of every
+imported list. `build` and `validate` read the bundled default list unless `--list` names another
+file; `show` and `validate` also take an imported list's name. Failures are one line on stderr and
+exit code 2, so scripts and CI can tell a bad list from a crash.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import time
+from typing import Annotated, Optional
 
 import typer
 
@@ -16,17 +21,117 @@ from screener.listbuild import ListBuildError, build_citations, citations_by_art
 from screener.models import RestrictedList
 from screener.partylist import ListError, default_list_path, load_list, save_list, validate_list
 
-app = typer.Typer(help="Build, show and validate restricted-party lists.", no_args_is_help=True)
+app = typer.Typer(
+    help="The catalog of lists (with no command); build, show, validate and import lists.",
+    invoke_without_command=True,
+)
 
 ListOpt = typer.Option(None, "--list", help="List file (YAML or JSON); default: the bundled list.")
+NamedListOpt = typer.Option(
+    None, "--list", help="List file (YAML or JSON) or an imported list's name; default: the bundled list."
+)
 
 
-def _load(path: Path | None) -> tuple[Path, RestrictedList]:
+def _load(path: Path | None, *, named: bool = False) -> tuple[Path, RestrictedList]:
+    """Read a list file; with `named`, a value that is no file but an imported list's name loads that."""
     path = path or default_list_path()
+    if named and not path.exists() and path.name == str(path):
+        from screener.catalog import load_named_list
+
+        try:
+            return path, load_named_list(str(path))
+        except KeyError as exc:
+            fail(f"{path}: no such list file, and {exc.args[0]}")
+        except ListError as exc:
+            fail(str(exc))
     try:
         return path, load_list(path)
     except ListError as exc:
         fail(str(exc))
+
+
+@app.callback()
+def lists_main(ctx: typer.Context) -> None:
+    """With no command, print the catalog: the default list and every imported list's current version."""
+    if ctx.invoked_subcommand is None:
+        catalog(all_versions=False)
+
+
+@app.command()
+def catalog(
+    all_versions: Annotated[bool, typer.Option("--all", help="Every stored version, not only the current.")] = False,
+) -> None:
+    """Print the lists screener can screen against: name, version hash, imported at, records."""
+    from screener import catalog as store
+
+    try:
+        rows = [store.default_version(), *store.list_catalog(all_versions=all_versions)]
+    except (ListError, OSError) as exc:
+        fail(str(exc))
+    header = ("name", "version", "imported at (UTC)", "records", "format", "source file", "")
+    table = [
+        (
+            v.name,
+            v.version,
+            v.last_imported_at[:19].replace("T", " "),
+            str(v.records),
+            v.format,
+            v.source_file,
+            "current" if all_versions and v.current and v.name != store.DEFAULT else "",
+        )
+        for v in rows
+    ]
+    widths = [max(len(r[i]) for r in (header, *table)) for i in range(len(header))]
+    for row in (header, *table):
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if len(rows) == 1:
+        typer.echo("no imported lists: add one with 'screener lists import FILE --format csl|ofac-sdn'")
+
+
+@app.command("import")
+def import_list(
+    file: Annotated[Path, typer.Argument(help="The CSL .csv file, or the OFAC SDN folder (or its sdn.csv).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csl or ofac-sdn.")],
+    name: Annotated[Optional[str], typer.Option("--name", help="Catalog name; default: the format name.")] = None,
+) -> None:
+    """Import an official list file as a new version in the catalog; every unreadable row is listed."""
+    from screener.catalog import check_name, save_imported
+    from screener.importers import IMPORTERS, ImportFormatError, import_file
+
+    if fmt not in IMPORTERS:
+        fail(f"unknown format {fmt!r}: use {' or '.join(IMPORTERS)}")
+    name = name or fmt
+    try:
+        check_name(name)
+    except ValueError as exc:
+        fail(str(exc))
+    if not file.exists():
+        fail(f"{file}: no such file or folder")
+    started = time.perf_counter()
+    try:
+        result = import_file(file, fmt)
+    except ImportFormatError as exc:
+        fail(str(exc))
+    elapsed = time.perf_counter() - started
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    for row in result.skipped:
+        typer.echo(f"SKIPPED {row}", err=True)
+    files = ", ".join(f"{k} {v}" for k, v in result.files.items())
+    typer.echo(f"{result.records} records from {result.rows_read} rows read ({files}) in {elapsed:.1f} s")
+    if not result.records:
+        fail(f"{file}: no record could be read; nothing imported")
+    try:
+        version = save_imported(name, result, file)
+    except (ListError, OSError, ValueError) as exc:
+        fail(str(exc))
+    state = "already stored; now current" if version.already_stored else "stored"
+    typer.echo(f"list {name!r} version {version.version} ({state}); content hash {version.content_hash}")
+    if result.skipped:
+        typer.echo(
+            f"WARNING: {len(result.skipped)} row(s) could not be read and are NOT in the list (listed above)",
+            err=True,
+        )
 
 
 def _need_dir(path: Path, what: str) -> None:
@@ -58,10 +163,10 @@ def build(
 @app.command()
 def show(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array of party records."),
-    list_path: Path | None = ListOpt,
+    list_path: Path | None = NamedListOpt,
 ) -> None:
     """List the parties: a table for people, or JSON records for programs."""
-    _, lst = _load(list_path)
+    _, lst = _load(list_path, named=True)
     if as_json:
         records = [p.model_dump(mode="json") for p in lst.parties]
         typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
@@ -88,7 +193,7 @@ def show(
 
 @app.command()
 def validate(
-    list_path: Path | None = ListOpt,
+    list_path: Path | None = NamedListOpt,
     articles: Path | None = typer.Option(None, "--articles", help="Also check article quotes against this folder."),
     reference: Path | None = typer.Option(None, "--reference", help="Also check reference quotes (<id>.md files)."),
 ) -> None:
@@ -96,7 +201,7 @@ def validate(
     for folder, what in ((articles, "articles"), (reference, "reference")):
         if folder is not None:
             _need_dir(folder, what)
-    _, lst = _load(list_path)
+    _, lst = _load(list_path, named=True)
     problems = validate_list(lst, articles, reference_dir=reference)
     if problems:
         for problem in problems:
