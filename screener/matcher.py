@@ -29,11 +29,12 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
 
 from .models import Alias, AliasKind, Explanation, Match, Party, RestrictedList, TokenEvidence
-from .normalize import NormalizedName, is_generic, normalize
+from .normalize import NormalizedName, is_generic, is_place, normalize
 
 GENERIC_PRIOR = 0.12  # a generic word weighs about an eighth of a distinctive one before list statistics
 IDF_SHARE = 0.6  # how much of a weight depends on rarity across the list (the rest is the prior alone)
 EXTRA_PENALTY_CAP = 0.15  # most a strong alias can lose to extra words in the input
+KIND_CONFLICT_PENALTY = 0.15  # the input names another kind of organisation than the alias
 REPORT_FLOOR = 50.0  # candidates below this are not reported at all
 MAX_JOIN = 3  # adjacent tokens joined when looking for spacing variants
 MAX_FUZZY_EDITS = 3
@@ -91,6 +92,8 @@ def token_similarity(alias_token: str, input_token: str) -> tuple[float, str]:
         return 0.0, "none"
     if alias_token[0] != input_token[0] and alias_token[:2] != input_token[1::-1]:
         return 0.0, "none"  # a word's first letter is rarely mistyped: "Division" is no "Hikvision"
+    if is_generic(input_token) and not is_generic(alias_token):
+        return 0.0, "none"  # a known word or place is no typo of a name: "Xining" is no "Xinjiang"
     edits = OSA.distance(alias_token, input_token, score_cutoff=budget)
     if edits > budget:
         return 0.0, "none"
@@ -178,6 +181,7 @@ class Scored:
     chosen: list[tuple[_Unit, _Unit, float, str]]
     extras: list[int]
     acronyms: list[int]
+    conflict: str | None = None
     _explanation: Explanation | None = None
 
     @property
@@ -233,10 +237,31 @@ def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scor
     coverage = matched / total if total > 0 else 0.0
     ratio = extra_weight / (extra_weight + total) if total > 0 else 1.0
     penalty = ratio if alias.weak else EXTRA_PENALTY_CAP * ratio
+    conflict = _kind_conflict(alias, a_used, [q_tokens[j] for j in extras])
+    if conflict:
+        penalty = 1.0 - (1.0 - penalty) * (1.0 - KIND_CONFLICT_PENALTY)
     score = round(max(0.0, min(100.0, 100.0 * coverage * (1.0 - penalty))), 1)
     if score == 100.0 and (extras or coverage < 1.0 - 1e-9):
         score = 99.9  # 100 is reserved for the alias itself
-    return Scored(score, query, alias, chosen, extras, sorted(acronyms))
+    return Scored(score, query, alias, chosen, extras, sorted(acronyms), conflict)
+
+
+def _kind_conflict(alias: IndexedAlias, a_used: list[bool], extras: list[str]) -> str | None:
+    """The input names another kind of organisation: the alias's kind words ("Institute of Computing")
+    are missing and the input has kind words of its own in their place ("Shipyard", "University").
+
+    Places do not count on either side: a branch named for its country is the same kind of thing.
+    """
+    missing = [
+        t for t, used in zip(alias.norm.tokens, a_used)
+        if not used and is_generic(t) and not is_place(t)
+    ]
+    if not missing:
+        return None
+    own = [t for t in extras if is_generic(t) and not is_place(t)]
+    if not own:
+        return None
+    return f"another kind of organisation: input has {', '.join(own)} where the alias has {', '.join(missing)}"
 
 
 def _explain(scored: Scored) -> Explanation:
@@ -266,6 +291,8 @@ def _explain(scored: Scored) -> Explanation:
         rules.append("acronym of the name ignored: " + ", ".join(q_tokens[j] for j in scored.acronyms))
     if alias.weak and scored.extras:
         rules.append("weak alias: every extra word counts fully")
+    if scored.conflict:
+        rules.append(scored.conflict)
     rules += [f"alias: {r}" for r in alias.norm.rules if r.startswith("transliterated")]
     return Explanation(
         alias=alias.alias.name,

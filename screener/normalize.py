@@ -69,7 +69,8 @@ class _Vocabulary:
             for canonical, variants in terms["romanisations"].items()
             for variant in variants
         }
-        self.generic = frozenset(terms["generic"])
+        self.places = frozenset(terms["places"])
+        self.generic = frozenset(terms["generic"]) | self.places
         chinese: dict[str, tuple[str, ...] | None] = {}
         for term, value in terms["chinese_terms"].items():
             chinese[term] = None if value == "LEGAL" else tuple(value)
@@ -335,20 +336,27 @@ def _normalize(text: str) -> NormalizedName:
 
 def is_generic(token: str) -> bool:
     """Whether a token names a kind of thing (a domain, place or org word) rather than an identity."""
-    return token in vocabulary().generic or _rigour_generic(token)
+    return token in vocabulary().generic or bool(_rigour_tags(token))
+
+
+def is_place(token: str) -> bool:
+    """Whether a token names a place (a country, province or city)."""
+    return token in vocabulary().places or "LOC" in _rigour_tags(token)
 
 
 @lru_cache(maxsize=65536)
-def _rigour_generic(token: str) -> bool:
+def _rigour_tags(token: str) -> frozenset[str]:
+    """The generic categories rigour's org-name tagger sees in a token (DOMAIN, SYMBOL, LOC, ORGCLS)."""
     from rigour.names import NameTypeTag, analyze_names
 
     try:
         names = analyze_names(NameTypeTag.ORG, [token])
     except Exception:
-        return False
+        return frozenset()
+    tags = set()
     for name in names:
         for span in name.spans:
-            label = str(span.symbol)
-            if label.startswith(("[DOMAIN:", "[SYMBOL:", "[LOC:", "[ORGCLS:")):
-                return True
-    return False
+            category = str(span.symbol).strip("[").split(":", 1)[0]
+            if category in ("DOMAIN", "SYMBOL", "LOC", "ORGCLS"):
+                tags.add(category)
+    return frozenset(tags)
