@@ -327,6 +327,7 @@ class RunSummary(BaseModel):
     inputs: list[InputInfo] = Field(default_factory=list)
     lists: list[ListInfo] = Field(default_factory=list)
     counts: dict[str, int] = Field(default_factory=dict, description="rows by status")
+    alerts: int = Field(default=0, description="potential matches no analyst has cleared")
     rows_read: int = 0
     rows_reported: int = 0
     user: str | None = None

@@ -78,7 +78,7 @@ def screen_sources(
     screen = screen or screener.screen_rows
     counts: Counter[str] = Counter()
     reported: Counter[tuple[str, str]] = Counter()
-    total = 0
+    total = alerts = 0
     try:
         for src in sources:
             for result in screen(src.rows()):
@@ -86,6 +86,7 @@ def screen_sources(
                 if observe:
                     observe(result)
                 counts[result.status.value] += 1
+                alerts += result.alert
                 reported[(src.file_name, result.sheet)] += 1
                 total += 1
                 if progress:
@@ -110,6 +111,7 @@ def screen_sources(
             inputs=inputs,
             lists=screener.list_infos(),
             counts={s.value: counts.get(s.value, 0) for s in Status},
+            alerts=alerts,
             rows_read=rows_read,
             rows_reported=total,
             user=user,

@@ -146,3 +146,28 @@ def test_hostile_files_through_the_cli(tmp_path, name, make, outcome):
         summary = openpyxl.load_workbook(out)["Summary"]
         text = " ".join(str(c.value) for row in summary.iter_rows() for c in row if c.value is not None)
         assert "complete" in text.lower()
+
+
+def test_recorded_decisions_apply_to_later_cli_runs(tmp_path, monkeypatch):
+    """A false positive cleared by an analyst stops alerting (exit 0) until the threshold changes."""
+    from screener.partylist import default_list
+    from screener.store import Store
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("SCREENER_HOME", str(home))
+    src = tmp_path / "c.csv"
+    src.write_text("Customer Name,Country\nHikvision Europe B.V.,NL\nSiemens AG,DE\n", encoding="utf-8")
+    first = run("screen", str(src), "-o", str(tmp_path / "a.jsonl"), "--record", "--user", "alice")
+    assert first.returncode == 1, first.stderr
+    store = Store.open()
+    assert [r.rows_reported for r in store.list_runs()] == [2]
+    party = next(p for p in default_list().parties if p.id == "hikvision")
+    store.decide("alice", "Hikvision Europe B.V.", "hikvision", "default", party, 75.0, "false_positive",
+                 "EU distributor, checked against the customer's registry entry")
+    store.close()
+    again = run("screen", str(src), "-o", "-")
+    assert again.returncode == 0, again.stderr
+    record = json.loads(again.stdout.splitlines()[0])
+    assert record["status"] == "potential_match" and record["review"].startswith("cleared by alice")
+    stricter = run("screen", str(src), "-o", "-", "--threshold", "70")
+    assert stricter.returncode == 1, "a decision applies only at the threshold it was made at"

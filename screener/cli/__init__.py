@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from . import lists, rescreen, screen
+from . import audit, lists, rescreen, screen
 
 app = typer.Typer(
     name="screener",
@@ -23,6 +23,7 @@ app = typer.Typer(
 app.add_typer(lists.app, name="lists", help="Show, build, validate and import restricted-party lists.")
 screen.register(app)
 rescreen.register(app)
+audit.register(app)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -44,11 +45,14 @@ def screen_command(
     workers: Annotated[int, typer.Option(help="Processes to screen with (0 = one per core).")] = 1,
     engine: Annotated[str, typer.Option(help="'local' or 'dask'.")] = "local",
     scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address, with --engine dask.")] = None,
-    record: Annotated[bool, typer.Option(help="Record the run in the audit store.")] = False,
+    record: Annotated[bool, typer.Option(help="Record the run in the audit store (analysts' decisions apply).")] = False,
     db: Annotated[Optional[str], typer.Option(help="Audit store URL (default: SQLite under SCREENER_HOME).")] = None,
     user: Annotated[Optional[str], typer.Option(help="Who ran it, for the audit trail.")] = None,
 ) -> None:
-    """Screen customer spreadsheets; exit 0 when every row is clear, 1 when any is a potential match."""
+    """Screen customer spreadsheets; exit 0 when every row is clear, 1 when any is a potential match.
+
+    Potential matches an analyst cleared as false positives (in the audit store) do not count.
+    """
     from ..engine import make_screen_fn
     from ..pipeline import AccountingError, screen_files
 
@@ -57,11 +61,12 @@ def screen_command(
         screen_fn = make_screen_fn(screener, workers=workers, engine=engine, scheduler=scheduler)
     except ValueError as exc:
         fail(str(exc))
-    recorder = None
-    if record:
-        from ..store import Store
-
-        recorder = Store.open(db).recorder(user=user, source="cli")
+    store = _open_store(db, record)
+    if store is not None:
+        decide = store.apply_decisions
+        plain = screen_fn
+        screen_fn = lambda rows: decide(plain(rows), screener)  # noqa: E731
+    recorder = store.recorder(user=user, source="cli") if (store is not None and record) else None
     try:
         summary = screen_files(
             screener,
@@ -76,19 +81,36 @@ def screen_command(
             user=user,
             observe=recorder.observe if recorder else None,
         )
-    except InputError as exc:
-        fail(str(exc))
-    except (AccountingError, ValueError, OSError) as exc:
+    except (InputError, AccountingError, ValueError, OSError) as exc:
+        if recorder:
+            recorder.abort(str(exc))
         fail(str(exc))
     if recorder:
         recorder.finish(summary)
     counts = summary.counts
     if output != "-" and not quiet:
+        cleared = counts.get("potential_match", 0) - summary.alerts
         sys.stderr.write(
-            f"{summary.rows_reported} rows: {counts.get('potential_match', 0)} potential match, "
+            f"{summary.rows_reported} rows: {counts.get('potential_match', 0)} potential match"
+            f"{f' ({cleared} cleared by review)' if cleared else ''}, "
             f"{counts.get('clear', 0)} clear, {counts.get('not_screened', 0)} not screened → {output}\n"
         )
-    raise typer.Exit(EXIT_MATCH if counts.get("potential_match", 0) else EXIT_CLEAR)
+    raise typer.Exit(EXIT_MATCH if summary.alerts else EXIT_CLEAR)
+
+
+def _open_store(db: str | None, record: bool):  # type: ignore[no-untyped-def]
+    """The audit store when asked for or already in use, so analysts' decisions apply to CLI runs too.
+
+    A plain `screen` never creates a store: without --record/--db/SCREENER_DB it reads decisions only
+    from a store that already exists.
+    """
+    from ..store import Store, default_url
+
+    url = db or default_url()
+    if not (record or db or os.environ.get("SCREENER_DB")):
+        if not url.startswith("sqlite:///") or not Path(url.removeprefix("sqlite:///")).exists():
+            return None
+    return Store.open(url)
 
 
 def explain_command(
