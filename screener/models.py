@@ -307,6 +307,17 @@ class ListInfo(BaseModel):
     parties: int
     aliases: int
 
+    @classmethod
+    def of(cls, key: str, lst: RestrictedList) -> ListInfo:
+        return cls(
+            key=key,
+            name=lst.name,
+            version=lst.version,
+            content_hash=lst.content_hash,
+            parties=len(lst.parties),
+            aliases=sum(len(p.all_names()) for p in lst.parties),
+        )
+
 
 class InputInfo(BaseModel):
     """One input file of a run: enough for an auditor to prove which file was screened."""

@@ -598,17 +598,7 @@ class ReportWriter(ResultWriter):
 
     def _list_infos(self) -> list[ListInfo]:
         """List facts from the lists themselves, when the summary does not carry them."""
-        return [
-            ListInfo(
-                key=key,
-                name=lst.name,
-                version=lst.version,
-                content_hash=lst.content_hash,
-                parties=len(lst.parties),
-                aliases=sum(len(p.all_names()) for p in lst.parties),
-            )
-            for key, lst in self._lists
-        ]
+        return [ListInfo.of(key, lst) for key, lst in self._lists]
 
 
 def write_report(

@@ -46,17 +46,7 @@ class Screener:
         return _default_screener(threshold)
 
     def list_infos(self) -> list[ListInfo]:
-        return [
-            ListInfo(
-                key=key,
-                name=lst.name,
-                version=lst.version,
-                content_hash=lst.content_hash,
-                parties=len(lst.parties),
-                aliases=sum(len(p.all_names()) for p in lst.parties),
-            )
-            for key, lst in self.lists
-        ]
+        return [ListInfo.of(key, lst) for key, lst in self.lists]
 
     def matches(self, name: str, country: str | None = None, address: str | None = None) -> list[Match]:
         """Candidates for one name, best first, down to the reporting floor."""
