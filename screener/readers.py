@@ -37,7 +37,7 @@ line by line, with a note of how many lines used which encoding; a line that fit
 U+FFFD replacements and a note rather than an error.
 
 Names. Stripped of surrounding whitespace; numbers, dates and booleans become the text Excel shows;
-control characters are kept. Names over ``MAX_NAME_CHARS`` are screened on their first
+control characters are kept (xlsx stores them as ``_x000D_``-style escapes, which are expanded). Names over ``MAX_NAME_CHARS`` are screened on their first
 ``MAX_NAME_CHARS`` characters and noted. xlsx formulas give their cached value; without one the row
 is not screened ("formula without a cached value"), and Excel error values (#N/A) are not screened.
 """
@@ -118,7 +118,17 @@ class InputError(Exception):
         if self.column:
             parts.append(f'column "{self.column}"')
         text = f"{', '.join(parts)}: {self.message}" if parts else self.message
-        return re.sub(r"[\r\n]+", " ", text)
+        return _UNPRINTABLE.sub(_escape_char, re.sub(r"[\r\n]+", " ", text))
+
+
+# Labels, sheet and file names come from the file: other line breaks (\x1c, U+2028...) would split
+# the line, and ESC sequences would drive the terminal the error is printed on.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class ColumnNotFound(InputError):
@@ -748,7 +758,9 @@ def _sha256(path: Path) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    """The exception in a few words; an OSError by its reason only, as its text names server paths."""
+    strerror = exc.strerror if isinstance(exc, OSError) else None
+    text = strerror or str(exc) or type(exc).__name__
     text = re.sub(r"\s+", " ", text).strip()
     if len(text) > 200:
         text = text[:200] + "…"
@@ -861,9 +873,25 @@ def _sheet_parser_class() -> type:
                     cell["value"] = NO_CACHE
             elif cell["data_type"] == "e":
                 cell["value"] = _ExcelError(str(cell["value"]))
+            elif cell["value"].__class__ is str and "_x" in cell["value"]:
+                cell["value"] = _unescape_controls(cell["value"])
             return cell
 
     return CellParser
+
+
+_CONTROL_ESCAPE = re.compile(r"_x(00[01][0-9A-Fa-f]|005[Ff])_")
+
+
+def _unescape_controls(text: str) -> str:
+    """Excel stores a control character (a CR, say) as ``_x000D_``; openpyxl passes it on as is.
+
+    Only control characters and ``_x005F_`` (a literal underscore before such a sequence) are
+    expanded, in one pass, so other ``_xHHHH_`` text stays as typed. openpyxl already drops the
+    ``x005F_`` of shared strings, so a name literally typed as "_x000D_" reads as a CR: harmless,
+    whereas leaving the escapes in a name ("Huawei_x000D_") lowers its match score.
+    """
+    return _CONTROL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
 class _Book:
@@ -918,6 +946,11 @@ class _Book:
                     source, worksheet._shared_strings, data_only=True, epoch=book.epoch,
                     date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
                 for index, cells in parser.parse():
+                    if index <= last:  # Excel requires ascending rows; a repeat would hide one
+                        raise InputError(
+                            f"damaged sheet: row {index} comes after row {last} (row numbers "
+                            "must increase)" if last else f"damaged sheet: row number {index}",
+                            file=self.file_name, sheet=sheet)
                     last = index
                     if not cells:
                         yield index, []

@@ -39,6 +39,7 @@ class Screener:
         self.threshold = float(threshold)
         self.index = AliasIndex(self.lists)
         self._floor = min(REPORT_FLOOR, self.threshold)
+        self._infos: list[ListInfo] | None = None
 
     @classmethod
     def default(cls, *, threshold: float = DEFAULT_THRESHOLD) -> Screener:
@@ -46,7 +47,10 @@ class Screener:
         return _default_screener(threshold)
 
     def list_infos(self) -> list[ListInfo]:
-        return [ListInfo.of(key, lst) for key, lst in self.lists]
+        """Versions and content hashes of the lists screened against (hashed once: lists do not change)."""
+        if self._infos is None:
+            self._infos = [ListInfo.of(key, lst) for key, lst in self.lists]
+        return list(self._infos)
 
     def matches(self, name: str, country: str | None = None, address: str | None = None) -> list[Match]:
         """Candidates for one name, best first, down to the reporting floor."""

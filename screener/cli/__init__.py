@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from . import audit, lists, rescreen, screen
+from . import audit, check, lists, rescreen, screen
 
 app = typer.Typer(
     name="screener",
@@ -24,6 +24,7 @@ app.add_typer(lists.app, name="lists", help="Show, build, validate and import re
 screen.register(app)
 rescreen.register(app)
 audit.register(app)
+check.register(app)
 
 
 def main() -> None:

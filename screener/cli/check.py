@@ -1,0 +1,207 @@
+"""`screener check` (the pre-shipment hook), `screener serve` (the HTTP service) and `screener keys`.
+
+`check` exits 0 only for RELEASE: 1 is HOLD and 2 is any error (bad document, no parties, unknown
+list...), so a pipeline step that treats "non-zero" as "stop" can never ship on an error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..models import RowResult
+from ..screening import DEFAULT_THRESHOLD, Screener
+from ..shipment import (
+    ApplyDecisions,
+    PartyRole,
+    Shipment,
+    ShipmentDecision,
+    ShipmentError,
+    check_shipment,
+    load_shipment,
+    parse_shipment,
+    parse_shipment_data,
+)
+from .common import EXIT_CLEAR, EXIT_MATCH, fail, load_screener
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
+
+
+def _read_document(file: str) -> Shipment:
+    if file == "-":
+        data = sys.stdin.buffer.read()
+        return parse_shipment(data, source="<stdin>")
+    return load_shipment(file)
+
+
+def _from_options(
+    parties: list[str], countries: list[str], addresses: list[str], roles: list[str], shipment_id: str
+) -> Shipment:
+    """Parties from repeated --party, with --country/--address/--role paired to them in order."""
+    for option, values in (("--country", countries), ("--address", addresses), ("--role", roles)):
+        if len(values) > len(parties):
+            fail(f"{len(values)} {option} values for {len(parties)} --party: they pair up in order")
+    docs = [
+        {
+            "name": name,
+            "country": countries[i] if i < len(countries) else None,
+            "address": addresses[i] if i < len(addresses) else None,
+            "role": roles[i] if i < len(roles) else PartyRole.OTHER.value,
+        }
+        for i, name in enumerate(parties)
+    ]
+    return parse_shipment_data({"id": shipment_id, "parties": docs}, source="--party")
+
+
+def _decisions(db: str | None) -> ApplyDecisions:
+    """Analysts' decisions from the audit store, opened only when a party is a potential match, and
+    never created just for a check. An unreadable store clears nothing: the shipment holds."""
+
+    def apply(results: Iterable[RowResult], screener: Screener) -> Iterable[RowResult]:
+        from ..store import DB_ENV, Store
+
+        url = db or os.environ.get(DB_ENV)
+        if url is None:
+            from ..home import home
+
+            path = home() / "screener.db"
+            if not path.exists():
+                return results
+            url = f"sqlite:///{path}"
+        try:
+            return list(Store.open(url).apply_decisions(results, screener))
+        except Exception as exc:  # noqa: BLE001
+            sys.stderr.write(f"screener: warning: audit store unavailable ({type(exc).__name__}); "
+                             "recorded decisions not applied\n")
+            return results
+
+    return apply
+
+
+def _text(decision: ShipmentDecision) -> str:
+    lines = [f"{decision.decision} shipment {decision.shipment_id}: {decision.reason}"]
+    for p in decision.parties:
+        where = f" ({p.country})" if p.country else ""
+        holds = p.alert or p.status.value == "not_screened"
+        head = f"  {'HOLD' if holds else 'ok':4}  {p.role.value:22} {p.name}{where}"
+        if p.not_screened_reason:
+            tail = f"not screened: {p.not_screened_reason}"
+        elif p.alert or p.status.value == "potential_match":
+            tail = f"{p.status.value} {p.score:.1f} {p.entity_id} {p.entity_name} [{p.list_name}]"
+            if p.review:
+                tail += f"; {p.review}"
+        else:
+            tail = "clear" + (f" (best {p.score:.1f}: {p.entity_name})" if p.score is not None else "")
+        lines.append(f"{head}: {tail}")
+    return "\n".join(lines)
+
+
+def check_command(
+    file: Annotated[
+        Optional[str], typer.Argument(help="Shipment document (JSON or YAML); '-' reads standard input.")
+    ] = None,
+    party: Annotated[Optional[list[str]], typer.Option("--party", "-p", help="A party name (repeatable).")] = None,
+    country: Annotated[
+        Optional[list[str]], typer.Option("--country", "-c", help="Country of the --party in the same position.")
+    ] = None,
+    address: Annotated[
+        Optional[list[str]], typer.Option("--address", help="Address of the --party in the same position.")
+    ] = None,
+    role: Annotated[
+        Optional[list[str]],
+        typer.Option("--role", "-r", help="Role of the --party in the same position: "
+                     + ", ".join(r.value for r in PartyRole) + " (default other)."),
+    ] = None,
+    shipment_id: Annotated[str, typer.Option("--id", help="Shipment id, with --party.")] = "cli",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+    threshold: Annotated[
+        float, typer.Option("--threshold", "-t", min=0, max=100, help="Score from which a party is a potential match.")
+    ] = DEFAULT_THRESHOLD,
+    lists: Annotated[
+        Optional[list[str]], typer.Option("--list", "-l", help="List to screen against (repeatable).")
+    ] = None,
+    db: Annotated[Optional[str], typer.Option(help="Audit store URL for analysts' decisions.")] = None,
+) -> None:
+    """Check a shipment's parties: exit 0 RELEASE, 1 HOLD, 2 error. HOLD when any party is a potential
+    match not cleared by an analyst, or cannot be screened."""
+    parties = party or []
+    try:
+        if file is not None and parties:
+            fail("give a shipment FILE or --party, not both")
+        if file is not None:
+            if country or address or role:
+                fail("--country, --address and --role go with --party, not with a FILE")
+            shipment = _read_document(file)
+        elif parties:
+            shipment = _from_options(parties, country or [], address or [], role or [], shipment_id)
+        else:
+            fail("nothing to check: give a shipment FILE ('-' for standard input) or --party NAME")
+    except ShipmentError as exc:
+        fail(str(exc))
+    screener = load_screener(lists, threshold)
+    decision = check_shipment(shipment, screener, apply_decisions=_decisions(db))
+    if as_json:
+        typer.echo(decision.model_dump_json(indent=2))
+    else:
+        typer.echo(_text(decision))
+    raise typer.Exit(EXIT_CLEAR if decision.decision == "RELEASE" else EXIT_MATCH)
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8350,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes; each loads the lists once.")] = 1,
+    log_level: Annotated[str, typer.Option(help="critical, error, warning, info, debug or trace.")] = "info",
+) -> None:
+    """Run the HTTP API (and the staff page). Keys: SCREENER_API_KEYS or `screener keys add`."""
+    import uvicorn
+
+    if log_level not in LOG_LEVELS:
+        fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
+    from ..service.app import HTTP_PROTOCOL  # each worker warns at start-up when no API key is set
+
+    options: dict[str, Any] = dict(host=host, port=port, log_level=log_level, proxy_headers=False, http=HTTP_PROTOCOL)
+    try:
+        if workers > 1:
+            # An import string, so that each worker process builds its own app (and matcher) once.
+            uvicorn.run("screener.service.app:create_app", factory=True, workers=workers, **options)
+        else:
+            from ..service.app import create_app
+
+            uvicorn.run(create_app(), **options)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    except SystemExit as exc:  # uvicorn exits 1 or 3 when it cannot start; errors are 2 here
+        if exc.code not in (0, None):
+            raise typer.Exit(2) from None
+        raise
+
+
+@keys_app.command("add")
+def keys_add(
+    label: Annotated[Optional[str], typer.Option(help="A note stored next to the key's hash, e.g. 'erp-prod'.")] = None,
+    file: Annotated[Optional[Path], typer.Option(help="Keys file (default: SCREENER_API_KEYS_FILE or <home>/api_keys).")] = None,
+) -> None:
+    """Create an API key: printed once, only its SHA-256 is stored. Takes effect without a restart."""
+    from ..service.auth import add_key, digest, key_id, keys_file_path
+    from ..service.settings import Settings
+
+    path = file or keys_file_path(Settings.from_env())
+    try:
+        key = add_key(path, label)
+    except OSError as exc:
+        fail(f"cannot write the keys file {path.name}: {exc.strerror or exc}")
+    typer.echo(key)
+    sys.stderr.write(f"key {key_id(digest(key))} added to {path}; it is shown only this once\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check_command)
+    app.command("serve")(serve_command)
+    app.add_typer(keys_app, name="keys", help="API keys for the HTTP service.")

@@ -1,0 +1,286 @@
+"""The pre-shipment check: every party of a shipment screened, one RELEASE or HOLD for the whole.
+
+The decision is conservative by construction. A shipment is released only when every party was
+screened and none is an alert (a potential match that no analyst cleared); a party whose name
+cannot be screened holds the shipment, because "we could not look" must never read as "clear".
+A document that does not validate is a `ShipmentError`, which every shell turns into an error
+(exit 2, HTTP 422), never into a decision.
+
+The Screener and its index are built once per process (`Screener.default()` is cached), so a check
+costs only the screening of its parties.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import __version__
+from .models import InputRow, ListInfo, RowResult, Source, Status
+from .screening import Screener
+
+MAX_PARTIES = 1_000
+MAX_NAME_CHARS = 1_000
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+
+# (results, screener) -> results with analysts' decisions applied, e.g. `Store.apply_decisions`.
+ApplyDecisions = Callable[[Iterable[RowResult], Screener], Iterable[RowResult]]
+
+
+class ShipmentError(ValueError):
+    """A shipment document that cannot be checked, in one line naming the document and the field."""
+
+
+class PartyRole(StrEnum):
+    PURCHASER = "purchaser"
+    INTERMEDIATE_CONSIGNEE = "intermediate_consignee"
+    ULTIMATE_CONSIGNEE = "ultimate_consignee"
+    END_USER = "end_user"
+    FORWARDING_AGENT = "forwarding_agent"
+    OTHER = "other"
+
+
+class ShipmentParty(BaseModel):
+    # Unknown keys are refused so that a misspelt field is an error, not a silently ignored value.
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    role: PartyRole = PartyRole.OTHER
+    name: str = Field(max_length=MAX_NAME_CHARS, description="as on the shipping documents")
+    country: str | None = Field(default=None, max_length=100, description="ISO 3166-1 alpha-2, e.g. CN")
+    address: str | None = Field(default=None, max_length=2_000)
+
+
+class Shipment(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    id: str = Field(min_length=1, max_length=200, description="the shipment's id in your system")
+    parties: list[ShipmentParty] = Field(min_length=1, max_length=MAX_PARTIES)
+
+
+class PartyDecision(BaseModel):
+    """One party's outcome, with the best candidate's evidence when there is one."""
+
+    role: PartyRole
+    name: str
+    country: str | None = None
+    address: str | None = None
+    status: Status
+    alert: bool = Field(description="a potential match not cleared by an analyst: holds the shipment")
+    score: float | None = None
+    entity_id: str | None = None
+    entity_name: str | None = None
+    matched_alias: str | None = None
+    list_name: str | None = None
+    programme: str | None = None
+    fr_citation: str | None = None
+    explanation: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+    not_screened_reason: str | None = None
+    review: str | None = None
+
+
+class ShipmentDecision(BaseModel):
+    shipment_id: str
+    decision: Literal["RELEASE", "HOLD"]
+    reason: str
+    parties: list[PartyDecision]
+    threshold: float
+    lists: list[ListInfo]
+    checked_at: str = Field(description="ISO 8601, UTC")
+    tool_version: str = __version__
+
+
+def check_shipment(
+    shipment: Shipment | dict[str, Any],
+    screener: Screener | None = None,
+    *,
+    apply_decisions: ApplyDecisions | None = None,
+) -> ShipmentDecision:
+    """Screen every party and decide: HOLD on any alert or any party that could not be screened.
+
+    `apply_decisions` (e.g. `Store(...).apply_decisions`) lets analysts' recorded false-positive
+    clearances release a shipment; it is only called when some party is a potential match.
+    """
+    if not isinstance(shipment, Shipment):
+        shipment = parse_shipment_data(shipment)
+    screener = screener or Screener.default()
+    results = screen_parties(shipment, screener)
+    if apply_decisions is not None and any(r.status is Status.POTENTIAL_MATCH for r in results):
+        results = list(apply_decisions(results, screener))
+    return decide(shipment, results, screener)
+
+
+def screen_parties(shipment: Shipment, screener: Screener) -> list[RowResult]:
+    """One result per party, in order (`row` is the 1-based party number)."""
+    return [
+        screener.screen_row(InputRow(name=p.name, country=p.country, address=p.address, row=i))
+        for i, p in enumerate(shipment.parties, start=1)
+    ]
+
+
+def decide(shipment: Shipment, results: list[RowResult], screener: Screener) -> ShipmentDecision:
+    """The decision for screened parties (results in party order, analysts' decisions applied)."""
+    parties = [_party_decision(p, r) for p, r in zip(shipment.parties, results, strict=True)]
+    alerts = [(i, p) for i, p in enumerate(parties) if p.alert]
+    unscreened = [(i, p) for i, p in enumerate(parties) if p.status is Status.NOT_SCREENED]
+    if alerts or unscreened:
+        decision: Literal["RELEASE", "HOLD"] = "HOLD"
+        notes = [
+            f'parties[{i}] {p.role.value} "{p.name}": potential match {p.entity_name} '
+            f"({p.list_name}, score {p.score:.1f})"
+            for i, p in alerts
+        ]
+        notes += [
+            f'parties[{i}] {p.role.value} "{p.name}": not screened ({p.not_screened_reason}); '
+            "a party that cannot be screened holds the shipment"
+            for i, p in unscreened
+        ]
+        reason = "; ".join(notes)
+    else:
+        decision = "RELEASE"
+        cleared = sum(1 for p in parties if p.status is Status.POTENTIAL_MATCH)
+        n = len(parties)
+        reason = f"{n} part{'y' if n == 1 else 'ies'} screened, no alert at threshold {screener.threshold:g}"
+        if cleared:
+            reason += f" ({cleared} potential match{'' if cleared == 1 else 'es'} cleared by an analyst)"
+    return ShipmentDecision(
+        shipment_id=shipment.id,
+        decision=decision,
+        reason=reason,
+        parties=parties,
+        threshold=screener.threshold,
+        lists=screener.list_infos(),
+        checked_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+    )
+
+
+def _party_decision(party: ShipmentParty, result: RowResult) -> PartyDecision:
+    best = result.best
+    return PartyDecision(
+        role=party.role,
+        name=party.name,
+        country=party.country,
+        address=party.address,
+        status=result.status,
+        alert=result.alert,
+        score=None if result.score is None else round(result.score, 1),
+        entity_id=best.entity_id if best else None,
+        entity_name=best.entity_name if best else None,
+        matched_alias=best.matched_alias if best else None,
+        list_name=best.list_name if best else None,
+        programme=best.programme if best else None,
+        fr_citation=best.fr_citation if best else None,
+        explanation=best.explanation.text() if best else None,
+        sources=best.sources if best else [],
+        not_screened_reason=result.not_screened_reason,
+        review=result.review,
+    )
+
+
+# --- documents ------------------------------------------------------------------------------------
+
+
+class _StringLoader(yaml.SafeLoader):
+    """Safe YAML where every scalar stays text (`country: NO` is Norway, `id: 007` keeps its zeros)
+    except null, and aliases are refused (they allow exponential "billion laughs" documents)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(f"YAML aliases (*name) are not supported (line {event.start_mark.line + 1})")
+        return super().compose_node(parent, index)
+
+
+_StringLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag == "tag:yaml.org,2002:null"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def parse_shipment(data: bytes | str, *, source: str = "shipment", fmt: str | None = None) -> Shipment:
+    """A shipment from JSON or YAML text; `fmt` is "json", "yaml" or None to accept either."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise ShipmentError(f"{source}: larger than {MAX_DOCUMENT_BYTES // 2**20} MiB")
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ShipmentError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    if not data.strip():
+        raise ShipmentError(f"{source}: empty document")
+    if fmt == "json" or (fmt is None and data.lstrip().startswith(("{", "["))):
+        try:
+            doc = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise ShipmentError(f"{source}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    else:
+        try:
+            doc = yaml.load(data, Loader=_StringLoader)  # noqa: S506 - a safe loader, see above
+        except yaml.YAMLError as exc:
+            raise ShipmentError(f"{source}: not valid YAML: {_yaml_message(exc)}") from None
+    return parse_shipment_data(doc, source=source)
+
+
+def parse_shipment_data(doc: object, *, source: str = "shipment") -> Shipment:
+    """A shipment from already decoded data, with pydantic's first complaint as one line."""
+    if not isinstance(doc, dict):
+        raise ShipmentError(f"{source}: the document must be a mapping with 'id' and 'parties'")
+    try:
+        return Shipment.model_validate(doc)
+    except ValidationError as exc:
+        raise ShipmentError(f"{source}: {validation_message(exc.errors())}") from None
+
+
+def load_shipment(path: str | Path) -> Shipment:
+    """Read a shipment file (.json, .yaml/.yml, or anything holding either)."""
+    path = Path(path)
+    name = path.name
+    suffix = path.suffix.lower()
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_DOCUMENT_BYTES + 1)
+    except FileNotFoundError:
+        raise ShipmentError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ShipmentError(f"{name}: is a folder, not a file") from None
+    except OSError as exc:
+        raise ShipmentError(f"{name}: cannot read: {exc.strerror or type(exc).__name__}") from None
+    fmt = "json" if suffix == ".json" else "yaml" if suffix in (".yaml", ".yml") else None
+    return parse_shipment(data, source=name, fmt=fmt)
+
+
+def field_path(loc: Iterable[object]) -> str:
+    """pydantic's loc as a path a person reads: ("parties", 2, "name") -> parties[2].name."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(document)"
+
+
+def validation_message(errors: list[Any], skip: tuple[str, ...] = ()) -> str:
+    """The first validation error as "field: message", with a count of the others."""
+    first = errors[0]
+    loc = [p for p in first.get("loc", ()) if p not in skip]
+    message = str(first.get("msg", "invalid")).replace("Field required", "field required")
+    message = message[:1].lower() + message[1:]
+    text = f"{field_path(loc)}: {message}"
+    if len(errors) > 1:
+        text += f" (and {len(errors) - 1} more error{'' if len(errors) == 2 else 's'})"
+    return " ".join(text.split())
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return " ".join(f"{problem}{where}".split())
