@@ -203,6 +203,14 @@ class CsvWriter(_TextFileWriter):
         self._csv.writerow(["" if record[f] is None else inert(record[f]) for f in RECORD_FIELDS])
 
 
+_LINE_BREAKERS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def json_text(result: RowResult) -> str:
+    """One record as JSON text that no line splitter can break: Unicode line separators are escaped."""
+    return json.dumps(json_record(result), ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKERS)
+
+
 class JsonWriter(_TextFileWriter):
     """One JSON array, streamed element by element so memory stays flat."""
 
@@ -210,7 +218,7 @@ class JsonWriter(_TextFileWriter):
 
     def _emit(self, result: RowResult) -> None:
         self._fh.write(",\n" if self._rows else "[\n")
-        self._fh.write(json.dumps(json_record(result), ensure_ascii=False, allow_nan=False))
+        self._fh.write(json_text(result))
 
     def _finish(self) -> None:
         self._fh.write("\n]\n" if self._rows else "[]\n")
@@ -222,7 +230,7 @@ class JsonLinesWriter(_TextFileWriter):
     kind = "jsonl"
 
     def _emit(self, result: RowResult) -> None:
-        self._fh.write(json.dumps(json_record(result), ensure_ascii=False, allow_nan=False))
+        self._fh.write(json_text(result))
         self._fh.write("\n")
 
 

@@ -225,3 +225,13 @@ def test_abort_after_close_keeps_the_output_and_writes_after_close_fail(tmp_path
     assert target.exists()
     with pytest.raises(RuntimeError):
         writer.write(result(3))
+
+
+def test_jsonl_survives_unicode_line_separators(tmp_path):
+    from screener.outputs import json_text
+    from screener.screening import Screener
+
+    result = Screener.default().screen_name("Acme\u2028Trading\x85Co\u2029")
+    text = json_text(result)
+    assert len(text.splitlines()) == 1
+    assert json.loads(text)["input_name"] == "Acme\u2028Trading\x85Co\u2029"

@@ -401,3 +401,12 @@ def test_serve_with_two_workers(home):
         if proc.poll() is None:
             os.killpg(proc.pid, 15)  # the server and its workers: our own process group
         proc.wait(20)
+
+
+def test_settings_read_threshold_and_lists_from_the_environment(monkeypatch):
+    from screener.service.settings import Settings
+
+    monkeypatch.setenv("SCREENER_THRESHOLD", "82.5")
+    monkeypatch.setenv("SCREENER_LISTS", "default, csl")
+    settings = Settings.from_env()
+    assert settings.threshold == 82.5 and settings.lists == ["default", "csl"]

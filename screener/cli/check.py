@@ -158,9 +158,19 @@ def serve_command(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8350,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes; each loads the lists once.")] = 1,
     log_level: Annotated[str, typer.Option(help="critical, error, warning, info, debug or trace.")] = "info",
+    threshold: Annotated[Optional[float], typer.Option(min=0, max=100, help="Potential-match threshold (default 75; env SCREENER_THRESHOLD).")] = None,
+    lists: Annotated[Optional[list[str]], typer.Option("--list", "-l", help="Lists to load: 'default' or imported names (env SCREENER_LISTS).")] = None,
 ) -> None:
     """Run the HTTP API (and the staff page). Keys: SCREENER_API_KEYS or `screener keys add`."""
+    import os
+
     import uvicorn
+
+    # through the environment, so that every worker process builds the same Settings
+    if threshold is not None:
+        os.environ["SCREENER_THRESHOLD"] = str(threshold)
+    if lists:
+        os.environ["SCREENER_LISTS"] = ",".join(lists)
 
     if log_level not in LOG_LEVELS:
         fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}")

@@ -37,6 +37,10 @@ class Settings(BaseModel):
             values["api_keys_file"] = env["SCREENER_API_KEYS_FILE"]
         if env.get("SCREENER_DB"):
             values["db_url"] = env["SCREENER_DB"]
+        if env.get("SCREENER_THRESHOLD"):
+            values["threshold"] = float(env["SCREENER_THRESHOLD"])
+        if env.get("SCREENER_LISTS"):
+            values["lists"] = [n.strip() for n in env["SCREENER_LISTS"].split(",") if n.strip()]
         if env.get("SCREENER_SECRET_KEY"):
             values["secret_key"] = env["SCREENER_SECRET_KEY"]
         values.update({k: v for k, v in overrides.items() if v is not None})
