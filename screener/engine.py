@@ -1,15 +1,348 @@
-"""Where screening runs: in this process, or (see issue 7) spread over processes or a Dask cluster."""
+"""Where screening runs: in this process, in a pool of local processes, or on a Dask cluster.
+
+Every engine keeps the `pipeline.ScreenFn` contract: one result per input row, in input order, the same
+results whatever runs them. The parallel engines cut the row stream into chunks and keep a bounded
+number of chunks in flight, yielding the oldest chunk's results before submitting more, so memory
+stays flat over millions of rows and the report is written while the workers match.
+
+Only matching leaves this process. The input is read and the report written here; workers get plain
+row dicts and send back results. A result without matches (nearly every row) travels as a dict of
+its set fields and is rebuilt by validation, which costs the parent a third of unpickling the model;
+results with matches travel as models, whose shared sources pickle once per chunk.
+
+Workers build (or, forked, inherit) their Screener once: the pool passes it through its
+initializer; on Dask the lists are broadcast to every worker once and each worker process caches
+its Screener by the lists' content hashes and the threshold.
+"""
 
 from __future__ import annotations
 
-from .pipeline import ScreenFn
+import hashlib
+import multiprocessing
+import os
+import signal
+import threading
+import time
+import weakref
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from .models import InputRow, RestrictedList, RowResult
 from .screening import Screener
 
+if TYPE_CHECKING:
+    from .pipeline import ScreenFn
 
-def make_screen_fn(screener: Screener, *, workers: int = 1, engine: str = "local", scheduler: str | None = None) -> ScreenFn:
-    """A function from input rows to results, in input order, whatever runs it."""
-    if engine != "local":
-        raise ValueError(f"unknown engine {engine!r}: use 'local'")
-    if scheduler:
-        raise ValueError("--scheduler goes with --engine dask")
-    return screener.screen_rows
+ENGINES = ("local", "dask")
+CHUNK_ROWS = 2000  # most rows per pool task: enough to hide the transfer, few enough to keep memory flat
+CHUNK_SECONDS = 0.25  # matching per pool task aimed at once throughput is known
+DASK_CHUNK_ROWS = 10_000  # a Dask task costs a few network round trips, so it carries more rows
+DASK_CHUNK_SECONDS = 1.0
+FIRST_CHUNK_ROWS = 32  # until the first chunk has been timed
+INFLIGHT_PER_WORKER = 2  # chunks queued per worker: one running, one ready
+DASK_INSTALL = "pip install -e '.[dask]'  (or: pip install 'dask[distributed]')"
+
+Lists = list[tuple[str, RestrictedList]]
+Encoded = list[Any]
+
+
+def make_screen_fn(
+    screener: Screener,
+    *,
+    workers: int = 1,
+    engine: str = "local",
+    scheduler: str | None = None,
+    chunk_rows: int | None = None,
+) -> ScreenFn:
+    """A function from input rows to results, in input order, whatever runs it.
+
+    local, workers=1: this process. local, workers>1 (0 = one per core): a process pool.
+    dask: the cluster at `scheduler`, or an in-process LocalCluster with `workers` worker processes.
+    `chunk_rows` caps the rows per task (default CHUNK_ROWS, or DASK_CHUNK_ROWS on Dask); below the
+    cap, chunks are sized to about CHUNK_SECONDS (DASK_CHUNK_SECONDS) of matching.
+    The parallel engines return a callable with `close()` (also a context manager); they are closed
+    at exit or garbage collection if the caller does not.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: use 'local' or 'dask'")
+    if workers < 0:
+        raise ValueError(f"--workers must be 0 (one per core) or more, not {workers}")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
+    if engine == "local":
+        if scheduler:
+            raise ValueError("--scheduler goes with --engine dask")
+        count = workers or os.cpu_count() or 1
+        if count == 1:
+            return screener.screen_rows
+        return PoolScreen(screener, count, chunk_rows=chunk_rows or CHUNK_ROWS)
+    if scheduler and workers != 1:
+        raise ValueError("--workers does not apply with --scheduler: the cluster's workers do the matching")
+    return DaskScreen(screener, scheduler=scheduler, workers=workers or os.cpu_count() or 1,
+                      chunk_rows=chunk_rows or DASK_CHUNK_ROWS)
+
+
+# --- what runs in a worker ------------------------------------------------------------------------
+
+
+def _encode_rows(rows: Sequence[InputRow]) -> Encoded:
+    return [row.__dict__ for row in rows]
+
+
+def _screen_encoded(screener: Screener, rows: Encoded) -> tuple[Encoded, float]:
+    """Results of one chunk, and the seconds they took (which size the next chunks)."""
+    t0 = time.perf_counter()
+    out: Encoded = []
+    for fields in rows:
+        result = screener.screen_row(InputRow.model_validate(fields))
+        out.append(result if result.matches else result.model_dump(exclude_unset=True))
+    return out, time.perf_counter() - t0
+
+
+def _decode_results(encoded: Encoded) -> list[RowResult]:
+    return [item if isinstance(item, RowResult) else RowResult.model_validate(item) for item in encoded]
+
+
+_POOL_SCREENER: Screener | None = None
+
+
+def _pool_init(screener: Screener | None, lists: Lists | None, threshold: float) -> None:
+    """Pool worker start: keep the forked parent's Screener, or build one from the lists (spawn)."""
+    global _POOL_SCREENER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the pool
+    _POOL_SCREENER = screener if screener is not None else Screener(lists or [], threshold=threshold)
+
+
+def _pool_task(rows: Encoded) -> tuple[Encoded, float]:
+    assert _POOL_SCREENER is not None, "pool worker not initialised"
+    return _screen_encoded(_POOL_SCREENER, rows)
+
+
+_DASK_SCREENERS: OrderedDict[str, Screener] = OrderedDict()
+_DASK_LOCK = threading.Lock()
+_DASK_KEEP = 4  # Screeners kept per worker process, for clients screening against different lists
+
+
+def _dask_task(key: str, spec: tuple[Lists, float], rows: Encoded) -> tuple[Encoded, float]:
+    """One chunk on a Dask worker; the Screener is built once per worker process and list version."""
+    with _DASK_LOCK:
+        screener = _DASK_SCREENERS.get(key)
+        if screener is None:
+            lists, threshold = spec
+            screener = _DASK_SCREENERS[key] = Screener(lists, threshold=threshold)
+            while len(_DASK_SCREENERS) > _DASK_KEEP:
+                _DASK_SCREENERS.popitem(last=False)
+        else:
+            _DASK_SCREENERS.move_to_end(key)
+    return _screen_encoded(screener, rows)
+
+
+def _worker_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+# --- the ordered, bounded stream ------------------------------------------------------------------
+
+
+class _ChunkSizer:
+    """Rows per chunk, aiming at `seconds` of work: small first chunks start every worker at once,
+    and a slow list (a second per 100 names) still spreads a short file over all workers."""
+
+    def __init__(self, max_rows: int, seconds: float) -> None:
+        self.max_rows = max_rows
+        self.seconds = seconds
+        self.per_row: float | None = None
+
+    @property
+    def rows(self) -> int:
+        if self.per_row is None:
+            return min(FIRST_CHUNK_ROWS, self.max_rows)
+        return max(1, min(self.max_rows, int(self.seconds / max(self.per_row, 1e-9))))
+
+    def observe(self, rows: int, seconds: float) -> None:
+        sample = seconds / max(rows, 1)
+        self.per_row = sample if self.per_row is None else 0.5 * (self.per_row + sample)
+
+
+def _ordered(
+    rows: Iterable[InputRow],
+    submit: Callable[[Encoded], Any],
+    result: Callable[[Any], tuple[Encoded, float]],
+    cancel: Callable[[Any], object],
+    *,
+    max_rows: int,
+    seconds: float,
+    inflight: int,
+) -> Iterator[RowResult]:
+    """Submit chunks as the consumer pulls, at most `inflight` pending, and yield them in order."""
+    sizer = _ChunkSizer(max_rows, seconds)
+    pending: deque[tuple[int, Any]] = deque()
+    source = iter(rows)
+    try:
+        while True:
+            chunk = list(islice(source, sizer.rows))
+            if chunk:
+                pending.append((len(chunk), submit(_encode_rows(chunk))))
+            if pending and (len(pending) >= inflight or not chunk):
+                size, handle = pending.popleft()
+                encoded, took = result(handle)
+                sizer.observe(size, took)
+                yield from _decode_results(encoded)
+            elif not chunk:
+                return
+    finally:
+        for _, handle in pending:  # the input failed or the consumer stopped: drop queued work
+            cancel(handle)
+
+
+class PoolScreen:
+    """Screening on a local process pool; forked workers inherit the parent's Screener and its index."""
+
+    def __init__(self, screener: Screener, workers: int, *, chunk_rows: int = CHUNK_ROWS,
+                 start_method: str | None = None) -> None:
+        self.screener = screener
+        self.workers = workers
+        self.chunk_rows = chunk_rows
+        methods = multiprocessing.get_all_start_methods()
+        self.start_method = start_method or ("fork" if "fork" in methods else "spawn")
+        self._executor: ProcessPoolExecutor | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            forked = self.start_method == "fork"
+            ctx = multiprocessing.get_context(self.start_method)
+            # forked: the Screener is inherited, not pickled; spawned: workers rebuild it from the lists
+            initargs = (self.screener, None, 0.0) if forked else (None, self.screener.lists, self.screener.threshold)
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_pool_init,
+                                                 initargs=initargs)
+            self._finalizer = weakref.finalize(self, self._executor.shutdown, wait=True, cancel_futures=True)
+        return self._executor
+
+    def __call__(self, rows: Iterable[InputRow]) -> Iterator[RowResult]:
+        pool = self._pool()
+        return _ordered(
+            rows,
+            lambda chunk: pool.submit(_pool_task, chunk),
+            Future.result,
+            Future.cancel,
+            max_rows=self.chunk_rows,
+            seconds=CHUNK_SECONDS,
+            inflight=INFLIGHT_PER_WORKER * self.workers,
+        )
+
+    def close(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+        self._executor = None
+
+    def __enter__(self) -> PoolScreen:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DaskScreen:
+    """Screening on a Dask cluster: an existing one at `scheduler`, or an in-process LocalCluster."""
+
+    def __init__(self, screener: Screener, *, scheduler: str | None, workers: int,
+                 chunk_rows: int = DASK_CHUNK_ROWS) -> None:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ValueError(f"--engine dask needs Dask, which is not installed: {DASK_INSTALL}") from None
+        self.chunk_rows = chunk_rows
+        if scheduler:
+            _check_address(scheduler)  # before any Client exists: a half-made one hangs at exit
+        cluster = None
+        try:
+            if scheduler:
+                client = Client(scheduler, timeout="10s", set_as_default=False)
+            else:
+                cluster = LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
+                                       dashboard_address=":0")
+                client = Client(cluster, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            if cluster is not None:
+                cluster.close()
+            raise ValueError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+        self.client = client
+        self._finalizer = weakref.finalize(self, _close_dask, client, cluster)
+        try:
+            versions = set(client.run(_worker_version).values())
+        except Exception as exc:
+            self.close()
+            raise ValueError(f"Dask workers cannot run screener (install it on every worker): {exc}") from None
+        from . import __version__
+
+        if versions - {__version__}:
+            self.close()
+            raise ValueError(f"Dask workers run screener {', '.join(sorted(versions))}, this client {__version__}: "
+                             "install the same version everywhere")
+        self.key = _lists_key(screener.lists, screener.threshold)
+        # sent once to every worker; tasks refer to it, so a chunk carries rows only
+        self._spec = client.scatter((screener.lists, screener.threshold), broadcast=True, hash=False)
+
+    def _threads(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
+    def __call__(self, rows: Iterable[InputRow]) -> Iterator[RowResult]:
+        client, key, spec = self.client, self.key, self._spec
+
+        def submit(chunk: Encoded) -> Any:
+            # scattered, not embedded in the task: Dask keeps its last 1,000 scheduler messages under
+            # 1 MB for debugging, which would hold a gigabyte of rows; data transfers are not kept
+            [data] = client.scatter([chunk], hash=False)
+            return client.submit(_dask_task, key, spec, data, pure=False)
+
+        return _ordered(
+            rows,
+            submit,
+            lambda fut: fut.result(),
+            lambda fut: fut.cancel(),
+            max_rows=self.chunk_rows,
+            seconds=DASK_CHUNK_SECONDS,
+            inflight=INFLIGHT_PER_WORKER * self._threads(),
+        )
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def __enter__(self) -> DaskScreen:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_address(address: str) -> None:
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except ValueError as exc:
+        raise ValueError(f"bad Dask scheduler address {address!r} ({exc}): use tcp://host:8786") from None
+
+
+def _close_dask(client: Any, cluster: Any) -> None:
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def _lists_key(lists: Sequence[tuple[str, RestrictedList]], threshold: float) -> str:
+    """Identifies a Screener by what decides its results: each list's key and content, and the threshold."""
+    digest = hashlib.sha256(repr(threshold).encode())
+    for key, lst in lists:
+        digest.update(f"\0{key}\0{lst.content_hash}".encode())
+    return digest.hexdigest()

@@ -1,0 +1,357 @@
+"""Speed and scale: matcher throughput, index recall, and end-to-end runs of `screener screen`.
+
+    python benchmarks/speed.py --quick          # a few minutes: small samples, 20k-row files
+    python benchmarks/speed.py                  # matcher samples, recall, 1M-row csv and 100k-row xlsx
+    python benchmarks/speed.py --rows 200000    # end to end on 200k-row files instead
+
+Prints, all measured in this run (the machine is shared, so compare ratios, not absolute figures):
+
+0. the machine's parallel capacity right now: a pure-Python loop in 1 process vs 2 at once;
+(a) matcher-only throughput (names/s and names/min) against the bundled list and a CSL-sized list
+    (the real CSL 2023 sample and both OFAC SDN sets from ../shared/data, topped up with invented
+    parties if they hold fewer than MIN_ALIASES aliases), with 1 and 2 workers, each in a fresh
+    process so that no run inherits another's warm caches; and the naive approach on the same names
+    (rapidfuzz `process.extractOne(name, aliases, scorer=fuzz.WRatio)`), with screener's speed as a
+    multiple of it. The sample is distinct generated customer names, so every name is a cache miss;
+(b) recall of the index: for the development set and a generated sample, `index.match` must return
+    exactly what exhaustive comparison with every alias returns at or above the threshold;
+(c) `python -m screener screen FILE -o report.xlsx -q --workers W` as a subprocess: wall time, peak
+    RSS of the process tree (sampled with psutil, so shared pages of forked workers count twice: an
+    upper bound), CPU seconds of the tree, and whether the reports of 1 and 2 workers are identical
+    (every sheet but Summary, whose run id and timings differ); with --dask, also on the Dask engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generate  # noqa: E402
+from synth import GENERIC_WORDS, LEGAL_SUFFIXES, SYLLABLES  # noqa: E402
+
+from screener.models import Alias, AliasKind, Party, RestrictedList  # noqa: E402
+from screener.screening import DEFAULT_THRESHOLD, Screener  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+OUT = generate.DATA / "out"
+MIN_ALIASES, TOP_UP_TO = 30_000, 40_000
+
+TARGET_DEFAULT_PER_MIN = 1_000_000
+TARGET_CSL_PER_MIN = 100_000
+TARGET_CSV_SECONDS, TARGET_XLSX_SECONDS, TARGET_RSS_BYTES = 120.0, 30.0, 2 * 1024**3
+
+Lists = list[tuple[str, RestrictedList]]
+WARM_UP = ["Nordic Precision AB", "Acme Robotics Inc.", "Hangzhou Shunfeng Trading Co., Ltd.", "李明",
+           "Müller Maschinenbau GmbH", "ООО «Ромашка»", "Tata Consultancy Services"]
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+# --- 0. how much parallelism the machine offers now -------------------------------------------------
+
+
+def _spin(n: int) -> float:
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i * i
+    return time.perf_counter() - t0
+
+
+def parallel_capacity(n: int = 8_000_000) -> float:
+    """Throughput of 2 busy processes relative to 1: 2.0 means two free cores, 1.0 means one."""
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(_spin, 1000).result()
+        list(pool.map(_spin, [1000, 1000]))
+        one = pool.submit(_spin, n).result()
+        two = max(pool.map(_spin, [n, n]))
+    return 2 * one / two
+
+
+# --- lists --------------------------------------------------------------------------------------
+
+
+def csl_sized_lists() -> Lists:
+    """The real CSL sample and both SDN sets, topped up with invented parties to a CSL-like size."""
+    from screener.importers import import_csl, import_ofac_sdn
+
+    lists: Lists = []
+    csl = SHARED / "data" / "csl" / "csl_2023-11_watchman_sample.csv"
+    if csl.exists():
+        lists.append(("csl-2023", import_csl(csl).list))
+    for folder in ("ofac_sdn_2019-01", "ofac_sdn_2021-07"):
+        if (SHARED / "data" / folder / "sdn.csv").exists():
+            lists.append((f"sdn-{folder[-7:]}", import_ofac_sdn(SHARED / "data" / folder).list))
+    aliases = sum(len(p.all_names()) for _, lst in lists for p in lst.parties)
+    if aliases < MIN_ALIASES:
+        lists.append(("synthetic", _invented_list(TOP_UP_TO - aliases)))
+    return lists
+
+
+def _invented_list(aliases: int) -> RestrictedList:
+    rng = random.Random(2024)
+    parties = []
+    for i in range(aliases // 2):
+        stem = "".join(rng.choice(SYLLABLES) for _ in range(rng.choice([2, 3]))).capitalize()
+        short = f"{stem} {rng.choice(GENERIC_WORDS)}"
+        name = f"{short} {rng.choice(LEGAL_SUFFIXES)}"
+        parties.append(Party(id=f"synthetic:{i}", name=name, aliases=[Alias(name=short, kind=AliasKind.BRAND)],
+                             list_name="Synthetic top-up"))
+    return RestrictedList(name="synthetic-top-up", parties=parties)
+
+
+def alias_count(lists: Lists) -> int:
+    return sum(len(p.all_names()) for _, lst in lists for p in lst.parties)
+
+
+def sample_names(n: int, seed: int = 5) -> list[str]:
+    """n distinct generated customer names, restricted-party variants included at their usual share."""
+    seen: dict[str, None] = {}
+    for _, name, _, _ in generate.customers(max(4 * n, 1000), seed=seed):
+        seen.setdefault(name)
+        if len(seen) == n:
+            break
+    return list(seen)
+
+
+# --- (a) matcher throughput -------------------------------------------------------------------------
+
+
+def _screener(lists: Lists | None) -> Screener:
+    return Screener.default() if lists is None else Screener(lists, threshold=DEFAULT_THRESHOLD)
+
+
+def _matcher_run(lists: Lists | None, names: list[str], workers: int) -> tuple[float, str]:
+    """In a fresh process: screen the names once; seconds and a digest of the results.
+
+    A few other names are screened first, so that one-time loading (rigour's tables, the pool's
+    processes) is not counted as throughput; the sample's own names all stay cache misses.
+    """
+    from screener.engine import make_screen_fn
+    from screener.models import InputRow
+
+    screener = _screener(lists)
+    rows = [InputRow(name=name, row=i) for i, name in enumerate(names, start=2)]
+    screen = make_screen_fn(screener, workers=workers)
+    warm = [InputRow(name=name, row=i) for i, name in enumerate(WARM_UP, start=2)]
+    for _ in screen(warm * 20):  # several chunks, so every worker warms up
+        pass
+    t0 = time.perf_counter()
+    records = [r.record() for r in screen(rows)]
+    seconds = time.perf_counter() - t0
+    getattr(screen, "close", lambda: None)()
+    return seconds, hashlib.sha256(json.dumps(records, default=str).encode()).hexdigest()
+
+
+def _naive_run(lists: Lists | None, names: list[str]) -> float:
+    """In a fresh process: the usual first attempt, best WRatio over every alias, per name."""
+    from rapidfuzz import fuzz, process, utils
+
+    screener = _screener(lists)
+    choices = [utils.default_process(a.name) for _, lst in screener.lists for p in lst.parties
+               for a in p.all_names()]
+    for name in WARM_UP:
+        process.extractOne(utils.default_process(name), choices, scorer=fuzz.WRatio, processor=None)
+    t0 = time.perf_counter()
+    for name in names:
+        process.extractOne(utils.default_process(name), choices, scorer=fuzz.WRatio, processor=None)
+    return time.perf_counter() - t0
+
+
+def _fresh(fn: Callable[..., Any], *args: Any) -> Any:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def matcher_throughput(label: str, lists: Lists | None, names: list[str], target_per_min: int) -> None:
+    aliases = len(_screener(lists).index.aliases)
+    say(f"\n(a) matcher, {label}: {aliases:,} indexed aliases, {len(names):,} distinct names")
+    naive = _fresh(_naive_run, lists, names)
+    naive_rate = len(names) / naive
+    say(f"    naive WRatio extractOne, 1 process : {naive_rate:>10,.0f} names/s {naive_rate * 60:>12,.0f} names/min")
+    digests = set()
+    for workers in (1, 2):
+        seconds, digest = _fresh(_matcher_run, lists, names, workers)
+        digests.add(digest)
+        rate = len(names) / seconds
+        verdict = "meets" if rate * 60 >= target_per_min else "MISSES"
+        say(f"    screener, {workers} worker{'s' if workers > 1 else ' '}              : {rate:>10,.0f} names/s "
+            f"{rate * 60:>12,.0f} names/min = {rate / naive_rate:5.1f}x naive "
+            f"({verdict} the {target_per_min:,}/min target)")
+    say(f"    1 and 2 workers identical: {'yes' if len(digests) == 1 else 'NO'}")
+
+
+# --- (b) recall of the index ---------------------------------------------------------------------
+
+
+def recall_check(label: str, screener: Screener, names: Sequence[str]) -> int:
+    """Names where the index and exhaustive comparison disagree at or above the threshold."""
+    from screener.normalize import normalize
+
+    index, floor = screener.index, screener.threshold
+    differences = hits = 0
+    t0 = time.perf_counter()
+    for name in names:
+        norm = normalize(name)
+        fast = [(p, s.score) for p, _, s in index.match(norm, floor=floor, limit=10**6)]
+        full = [(p, s.score) for p, _, s in index.match(norm, floor=floor, limit=10**6, exhaustive=True)]
+        hits += bool(full)
+        if fast != full:
+            differences += 1
+            say(f"    DIFFERENCE for {name!r}: index {fast[:5]} vs exhaustive {full[:5]}")
+    say(f"(b) recall, {label}: {len(names):,} names ({hits:,} with a hit at >= {floor:g}), "
+        f"{differences} difference(s) from exhaustive ({time.perf_counter() - t0:.1f} s)")
+    return differences
+
+
+def dev_names() -> list[str]:
+    import csv
+
+    path = SHARED / "eval" / "dev_customers.csv"
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [r["customer_name"] for r in csv.DictReader(fh)]
+
+
+# --- (c) end to end -----------------------------------------------------------------------------
+
+
+def run_cli(args: list[str], poll: float = 0.1) -> dict[str, float]:
+    """Run `python -m screener ...`; wall seconds, peak RSS of its process tree, CPU seconds of the tree."""
+    import psutil
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "screener", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    root = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        total = 0
+        try:
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            break
+        for p in tree:
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        peak = max(peak, total)
+        time.sleep(poll)
+    _, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"screener screen failed ({proc.returncode}): {err.strip()}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "peak_rss": peak, "cpu": cpu}
+
+
+def report_sheets(path: Path) -> dict[str, str]:
+    """Digest of every part of an xlsx report except the Summary sheet and the document properties."""
+    with zipfile.ZipFile(path) as z:
+        workbook = z.read("xl/workbook.xml").decode()
+        rels = z.read("xl/_rels/workbook.xml.rels").decode()
+        targets = dict(re.findall(r'Id="(rId\d+)"[^>]*Target="([^"]+)"', rels))
+        targets.update({k: v for v, k in re.findall(r'Target="([^"]+)"[^>]*Id="(rId\d+)"', rels)})
+        skip = {"docProps/core.xml"}
+        for name, rid in re.findall(r'<sheet name="([^"]+)" sheetId="\d+" r:id="(rId\d+)"', workbook):
+            if name == "Summary":
+                skip.add("xl/" + targets[rid].lstrip("/").removeprefix("xl/"))
+        return {n: hashlib.sha256(z.read(n)).hexdigest() for n in z.namelist() if n not in skip}
+
+
+def end_to_end(label: str, source: Path, target_seconds: float, dask: bool = False) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    say(f"\n(c) end to end, {label}: {source.name} ({source.stat().st_size / 1e6:.1f} MB) -> xlsx report")
+    runs = [("1 worker ", ["--workers", "1"]), ("2 workers", ["--workers", "2"])]
+    if dask:
+        runs.append(("dask, in-process LocalCluster, 2 workers", ["--engine", "dask", "--workers", "2"]))
+    digests: list[dict[str, str]] = []
+    walls: list[float] = []
+    for name, extra in runs:
+        out = OUT / f"{source.stem}_{source.suffix[1:]}_{len(walls)}.xlsx"
+        got = run_cli(["screen", str(source), "-o", str(out), "-q", *extra])
+        walls.append(got["wall"])
+        digests.append(report_sheets(out))
+        out.unlink()
+        ok = got["wall"] <= target_seconds and got["peak_rss"] < TARGET_RSS_BYTES
+        say(f"    {name}: {got['wall']:7.1f} s, peak RSS {got['peak_rss'] / 1024**2:7,.0f} MiB, "
+            f"CPU {got['cpu']:6.1f} s = {got['cpu'] / got['wall']:.2f} cores "
+            f"({'meets' if ok else 'MISSES'} <= {target_seconds:g} s, < 2 GiB)")
+    same = all(d == digests[0] for d in digests[1:])
+    say(f"    2 workers vs 1: {walls[0] / walls[1]:.2f}x faster; reports identical (all but Summary): "
+        f"{'yes' if same else 'NO'}")
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="Small samples and 20k-row files.")
+    parser.add_argument("--rows", type=int, help="Rows of the generated files for (c) (csv and xlsx).")
+    parser.add_argument("--names", type=int, help="Names for the default-list matcher sample.")
+    parser.add_argument("--csl-names", type=int, help="Names for the CSL-sized matcher sample.")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["a", "b", "c"], help="Sections to skip.")
+    parser.add_argument("--dask", action="store_true", help="Also run (c) on the Dask engine (a LocalCluster).")
+    args = parser.parse_args()
+    names_default = args.names or (10_000 if args.quick else 20_000)
+    names_csl = args.csl_names or (300 if args.quick else 1_000)
+    csv_rows = args.rows or (20_000 if args.quick else 1_000_000)
+    xlsx_rows = args.rows or (20_000 if args.quick else 100_000)
+
+    say(f"screener speed benchmark, {os.cpu_count()} CPUs, threshold {DEFAULT_THRESHOLD:g}")
+    say(f"0. parallel capacity now: 2 busy processes run {parallel_capacity():.2f}x the work of 1 "
+        "(2.00 = two free cores)")
+    lists = csl_sized_lists()
+    say(f"CSL-sized list: {', '.join(f'{k} ({len(lst.parties):,} parties)' for k, lst in lists)}; "
+        f"{alias_count(lists):,} aliases")
+
+    if "a" not in args.skip:
+        matcher_throughput("bundled list", None, sample_names(names_default), TARGET_DEFAULT_PER_MIN)
+        matcher_throughput("CSL-sized list", lists, sample_names(names_csl, seed=6), TARGET_CSL_PER_MIN)
+
+    if "b" not in args.skip:
+        say()
+        default = Screener.default()
+        dev = dev_names()
+        if dev:
+            recall_check("development set, bundled list", default, dev)
+        recall_check("generated sample, bundled list", default, sample_names(300 if args.quick else 3_000, seed=8))
+        big = Screener(lists)
+        if dev:
+            recall_check("development set, CSL-sized list", big, dev[: 20 if args.quick else len(dev)])
+        recall_check("generated sample, CSL-sized list", big, sample_names(10 if args.quick else 40, seed=9))
+
+    if "c" not in args.skip:
+        csv_file, _ = generate.ensure(csv_rows, "csv")
+        xlsx_file, _ = generate.ensure(xlsx_rows, "xlsx")
+        # targets are for 1M csv rows and 100k xlsx rows; other sizes get them pro rata
+        end_to_end(f"{csv_rows:,}-row csv", csv_file, TARGET_CSV_SECONDS * csv_rows / 1_000_000, args.dask)
+        end_to_end(f"{xlsx_rows:,}-row xlsx", xlsx_file, TARGET_XLSX_SECONDS * xlsx_rows / 100_000, args.dask)
+    say(f"\n0. parallel capacity at the end: {parallel_capacity():.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""The parallel engines give exactly what one process gives, in input order: real process pools, a real
+Dask LocalCluster with two worker processes, real files through `screen_sources`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from screener.engine import PoolScreen, make_screen_fn
+from screener.models import InputRow
+from screener.outputs import open_writer
+from screener.pipeline import screen_sources
+from screener.readers import open_input
+from screener.screening import Screener
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from generate import HEADER, customers  # noqa: E402
+
+ROWS = 3000
+CHUNK = 128  # small chunks: order must hold across many of them, with a ragged last one
+
+
+@pytest.fixture(scope="module")
+def screener() -> Screener:
+    return Screener.default()
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[InputRow]:
+    """Generated customers (with restricted-party variants) plus rows that cannot be screened."""
+    out = [
+        InputRow(name=name, country=country, address=address, sheet="Customers", row=i)
+        for i, (_, name, country, address) in enumerate(customers(ROWS, seed=11), start=2)
+    ]
+    odd = [InputRow(name=None, sheet="Other", row=2), InputRow(name="--- / ---", sheet="Other", row=3),
+           InputRow(name="Hikvision", sheet="Other", row=4, not_screened_reason="formula cell"),
+           InputRow(name="HIK VISION Europe B.V.", country="NL", sheet="Other", row=5)]
+    return out[:1000] + odd + out[1000:]
+
+
+@pytest.fixture(scope="module")
+def expected(screener, rows) -> list[dict]:
+    return [r.record() for r in screener.screen_rows(rows)]
+
+
+def test_the_rows_exercise_every_status(expected):
+    statuses = {r["status"] for r in expected}
+    assert statuses == {"clear", "potential_match", "not_screened"}
+
+
+def test_process_pool_matches_one_worker_in_order(screener, rows, expected):
+    with make_screen_fn(screener, workers=2, chunk_rows=CHUNK) as screen:
+        got = list(screen(rows))
+        assert [r.record() for r in got] == expected
+        again = list(screen(rows[:500]))  # the pool is reused for the next input file
+    assert [r.record() for r in again] == expected[:500]
+    assert got == list(screener.screen_rows(rows))  # whole models, explanations and sources included
+
+
+def test_spawned_workers_rebuild_the_screener_and_agree(screener, rows, expected):
+    with PoolScreen(screener, 2, chunk_rows=500, start_method="spawn") as screen:
+        assert [r.record() for r in screen(rows[:1500])] == expected[:1500]
+
+
+def test_pool_raises_the_input_error_and_stops(screener, rows):
+    def broken():
+        yield from rows[:700]
+        raise OSError("disk gone at row 701")
+
+    with make_screen_fn(screener, workers=2, chunk_rows=CHUNK) as screen:
+        seen = 0
+        with pytest.raises(OSError, match="row 701"):
+            for _ in screen(broken()):
+                seen += 1
+        assert seen <= 700
+        stopped = screen(rows)  # a consumer that stops early leaves the pool usable
+        assert next(stopped).row == rows[0].row
+        stopped.close()
+        assert len(list(screen(rows[:300]))) == 300
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"engine": "spark"}, "unknown engine 'spark'"),
+        ({"scheduler": "tcp://127.0.0.1:8786"}, "--scheduler goes with --engine dask"),
+        ({"workers": -1}, "--workers must be 0"),
+        ({"engine": "dask", "scheduler": "tcp://127.0.0.1:8786", "workers": 4}, "--workers does not apply"),
+    ],
+)
+def test_bad_combinations_are_one_line_value_errors(screener, kwargs, message):
+    with pytest.raises(ValueError, match=message) as info:
+        make_screen_fn(screener, **kwargs)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("address", ["foo", "http://127.0.0.1:8786", "tcp://127.0.0.1"])
+def test_bad_scheduler_address_is_refused_before_connecting(screener, address):
+    pytest.importorskip("distributed", reason="Dask is not installed: pip install -e '.[dask]'")
+    with pytest.raises(ValueError, match="bad Dask scheduler address .*use tcp://host:8786"):
+        make_screen_fn(screener, engine="dask", scheduler=address)
+
+
+def test_dask_missing_says_how_to_install(screener, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what an environment without Dask looks like
+    with pytest.raises(ValueError, match=r"not installed: pip install -e '\.\[dask\]'"):
+        make_screen_fn(screener, engine="dask")
+
+
+# --- Dask ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed", reason="Dask is not installed: pip install -e '.[dask]'")
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=":0") as running:
+        yield running
+
+
+def test_dask_matches_the_local_engine(screener, rows, expected, cluster):
+    with make_screen_fn(screener, engine="dask", scheduler=cluster.scheduler_address, chunk_rows=CHUNK) as screen:
+        got = list(screen(rows))
+        workers_used = {w for w, n in screen.client.run(_screeners_cached).items() if n}
+    assert [r.record() for r in got] == expected
+    assert got == list(screener.screen_rows(rows))
+    assert len(workers_used) == 2  # both workers matched, each with its own cached Screener
+
+
+def _screeners_cached() -> int:
+    from screener import engine
+
+    return len(engine._DASK_SCREENERS)
+
+
+def _write_csv(path: Path, rows: list[InputRow]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(HEADER)
+        for i, r in enumerate(rows):
+            out.writerow([f"C{i}", r.name or "", r.country or "", r.address or ""])
+
+
+def _screen_file(screener, path: Path, out: Path, screen) -> list[dict]:
+    summary = screen_sources(screener, [open_input(path)], open_writer(out, screener.lists), screen=screen)
+    assert summary.rows_read == summary.rows_reported
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+
+
+def test_dask_through_screen_sources_writes_the_local_report(screener, rows, cluster, tmp_path):
+    source = tmp_path / "customers.csv"
+    _write_csv(source, [r for r in rows if r.sheet == "Customers"])
+    local = _screen_file(screener, source, tmp_path / "local.jsonl", None)
+    with make_screen_fn(screener, engine="dask", scheduler=cluster.scheduler_address, chunk_rows=CHUNK) as screen:
+        remote = _screen_file(screener, source, tmp_path / "dask.jsonl", screen)
+    assert remote == local
+    assert len(local) == ROWS
+
+
+def test_dask_caches_one_screener_per_list_version(rows, cluster):
+    strict = Screener.default(threshold=95)
+    with make_screen_fn(strict, engine="dask", scheduler=cluster.scheduler_address, chunk_rows=CHUNK) as screen:
+        got = [r.record() for r in screen(rows[:800])]
+        cached = screen.client.run(_screeners_cached)
+    assert got == [r.record() for r in strict.screen_rows(rows[:800])]
+    assert max(cached.values()) == 2  # the default threshold's Screener and this one, side by side
+
+
+def test_dask_in_process_local_cluster(screener, rows, expected):
+    pytest.importorskip("distributed", reason="Dask is not installed: pip install -e '.[dask]'")
+    with make_screen_fn(screener, engine="dask", workers=2, chunk_rows=500) as screen:
+        assert [r.record() for r in screen(rows[:1200])] == expected[:1200]
