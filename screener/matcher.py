@@ -343,36 +343,46 @@ class AliasIndex:
                     df[token] += 1
         self.weight = TokenWeights(dict(df), len(self.parties))
         self.aliases: list[IndexedAlias] = []
-        # postings: index key -> [(alias index, bit mask of the alias tokens the key covers)]
-        postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        # postings: index key -> [(alias index, share of the alias's weight the key covers, in %)],
+        # largest share first
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for idx, alias, norm in raw:
             a_idx = len(self.aliases)
             indexed = index_alias(idx, alias, norm, self.weight)
             self.aliases.append(indexed)
-            for unit in indexed.units:
-                mask = ((1 << (unit.size + 1)) - 1) << unit.start
-                postings[unit.text].append((a_idx, mask))
-        self._postings = dict(postings)
-        by_length: dict[int, list[str]] = defaultdict(list)
+            for unit, unit_weight in zip(indexed.units, indexed.unit_weights):
+                share = 100.0 * unit_weight / indexed.total if indexed.total else 0.0
+                postings[unit.text].append((a_idx, share))
+        self._postings = {key: sorted(p, key=lambda x: -x[1]) for key, p in postings.items()}
+        singles = {t for a in self.aliases for t in a.norm.tokens}
+        self._singles = frozenset(singles)
+        # keys by length, all and single-token only: a joined input unit is only ever paired with a
+        # single alias token (joins on both sides are never scored), so it need not search joined keys
+        # and by first letter, since a typo keeps it (or swaps it with the second): see token_similarity
+        by_length: dict[tuple[int, str, bool], list[str]] = defaultdict(list)
         for key in self._postings:
-            by_length[len(key)].append(key)
-        # keys a text of each length could reach within the largest typo budget, in one list per length
-        longest = max(by_length, default=0) + MAX_FUZZY_EDITS
-        self._near_length: dict[int, list[str]] = {
-            n: [k for m in range(max(5, n - MAX_FUZZY_EDITS), n + MAX_FUZZY_EDITS + 1) for k in by_length.get(m, ())]
-            for n in range(4, longest + 1)
-        }
+            by_length[(len(key), key[0], False)].append(key)
+            if key in singles:
+                by_length[(len(key), key[0], True)].append(key)
+        self._by_length = dict(by_length)
         self._lookup = lru_cache(maxsize=262144)(self._lookup_uncached)
-        self._reach: dict[tuple[int, int], float] = {}
 
-    def _lookup_uncached(self, text: str) -> tuple[tuple[str, float, str], ...]:
-        """Index keys that `text` can match, exactly or within their typo budget, with the rule."""
+    def _lookup_uncached(self, text: str, singles_only: bool) -> tuple[tuple[str, float, str], ...]:
+        """Index keys that `text` can match, exactly or within their typo budget, with the rule.
+
+        A key pairs with `text` only within typo_budget(min(len(key), len(text))) edits, never more than
+        typo_budget(len(text)): that budget bounds both the search window and the cutoff, losslessly.
+        """
         hits: dict[str, tuple[float, str]] = {}
-        if text in self._postings:
+        if text in (self._singles if singles_only else self._postings):
             hits[text] = (1.0, "exact")
-        keys = self._near_length.get(len(text)) if len(text) >= 4 else None
-        if keys:
-            for key, _, _ in process.extract(text, keys, scorer=OSA.distance, score_cutoff=MAX_FUZZY_EDITS, limit=None):
+        budget = typo_budget(len(text))
+        starts = {text[:1], text[1:2]}
+        for length, first in ((n, f) for n in range(max(5, len(text) - budget), len(text) + budget + 1) for f in starts):
+            keys = self._by_length.get((length, first, singles_only)) if budget else None
+            if not keys:
+                continue
+            for key, _, _ in process.extract(text, keys, scorer=OSA.distance, score_cutoff=budget, limit=None):
                 if key not in hits:
                     sim, rule = token_similarity(key, text)
                     if sim > 0:
@@ -384,31 +394,38 @@ class AliasIndex:
         units = _units(norm.tokens)
         pairs: Pairs = defaultdict(list)
         for unit in units:
-            for key, sim, rule in self._lookup(unit.text):
+            for key, sim, rule in self._lookup(unit.text, unit.size > 0):
                 pairs[key].append((unit, sim, rule))
         return Query(norm, units, dict(pairs))
 
     def candidates(self, query: Query, floor: float) -> list[int]:
-        """Aliases whose best possible score reaches `floor`, via the bound described above."""
-        covered: dict[int, int] = defaultdict(int)
-        postings = self._postings
-        for key in query.pairs or ():
-            for a_idx, mask in postings[key]:
-                covered[a_idx] |= mask
+        """Aliases whose best possible score reaches `floor`, via the bound described above.
+
+        An alias's bound is the sum of the shares of its tokens the input can pair with, so an alias
+        reaching `floor` through k index keys has one key worth at least floor/k of it. Postings are
+        sorted by that share, so each key is read only down to floor/k (most of a generic word's long
+        posting list is never touched), and the exact bound is then computed for those seeds alone.
+        """
+        pairs = query.pairs or {}
+        if not pairs:
+            return []
+        least = (floor - 0.1) / len(pairs)  # scores are rounded to 0.1
+        seeds: set[int] = set()
+        for key in pairs:
+            for a_idx, share in self._postings[key]:
+                if share < least:
+                    break
+                seeds.add(a_idx)
         out = []
-        reach_cache = self._reach
-        for item in covered.items():
-            reach = reach_cache.get(item)
-            if reach is None:
-                a_idx, mask = item
-                alias = self.aliases[a_idx]
-                weights = alias.weights
-                got = sum(w for i, w in enumerate(weights) if mask >> i & 1)
-                reach = 100.0 * got / alias.total if alias.total else 0.0
-                if len(reach_cache) < 1_000_000:
-                    reach_cache[item] = reach
-            if reach >= floor - 0.1:  # scores are rounded to 0.1
-                out.append(item[0])
+        for a_idx in seeds:
+            alias = self.aliases[a_idx]
+            mask = 0
+            for unit in alias.units:
+                if unit.text in pairs:
+                    mask |= ((1 << (unit.size + 1)) - 1) << unit.start
+            got = sum(w for i, w in enumerate(alias.weights) if mask >> i & 1)
+            if alias.total and 100.0 * got / alias.total >= floor - 0.1:
+                out.append(a_idx)
         return out
 
     def match(
