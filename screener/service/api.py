@@ -315,7 +315,6 @@ async def screen_file(
     """Screen an uploaded spreadsheet into the Excel report (or JSON). Every option may also be
     given as a query parameter. Input errors are 422 with the one-line reason."""
     svc = _service(request)
-    screener = _screener(request)
     query = request.query_params
 
     def opt(name: str, value: str | None) -> str | None:
