@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import clean_names, variants  # noqa: E402
 
-from screener.partylist import default_list  # noqa: E402
+from screener.lists.partylist import default_list  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 HEADER = ("Customer ID", "Customer Name", "Country", "Address")

@@ -15,8 +15,8 @@ are the listed parties themselves) is screened as a name that must stay clear.
 from __future__ import annotations
 
 import argparse
-import itertools
 import csv
+import itertools
 import random
 import sys
 import time
@@ -29,7 +29,7 @@ from rapidfuzz import fuzz, process
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import Labelled, clean_names, variants  # noqa: E402
 
-from screener.normalize import normalize  # noqa: E402
+from screener.names.normalize import normalize  # noqa: E402
 from screener.screening import DEFAULT_THRESHOLD, Screener  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

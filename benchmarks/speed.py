@@ -91,7 +91,7 @@ def parallel_capacity(n: int = 8_000_000) -> float:
 
 def csl_sized_lists() -> Lists:
     """The real CSL sample and both SDN sets, topped up with invented parties to a CSL-like size."""
-    from screener.importers import import_csl, import_ofac_sdn
+    from screener.lists.importers import import_csl, import_ofac_sdn
 
     lists: Lists = []
     csl = SHARED / "data" / "csl" / "csl_2023-11_watchman_sample.csv"
@@ -204,7 +204,7 @@ def matcher_throughput(label: str, lists: Lists | None, names: list[str], target
 
 def recall_check(label: str, screener: Screener, names: Sequence[str]) -> int:
     """Names where the index and exhaustive comparison disagree at or above the threshold."""
-    from screener.normalize import normalize
+    from screener.names.normalize import normalize
 
     index, floor = screener.index, screener.threshold
     differences = hits = 0

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from screener.models import AliasKind, EntityType, RestrictedList
-from screener.normalize import is_generic, normalize
+from screener.names.normalize import is_generic, normalize
 
 LEGAL_SUFFIXES = [
     "Co., Ltd.", "Co Ltd", "Company Limited", "Limited", "Ltd", "Inc", "Inc.", "Corp", "Corporation",

@@ -55,13 +55,14 @@ def _load(instrument: bool) -> None:
         with atheris.instrument_imports(include=["screener", "openpyxl", "charset_normalizer"]):
             import charset_normalizer  # noqa: F401  (the reader imports it lazily)
             import openpyxl  # noqa: F401
-            import screener.readers
+
+            import screener.files.readers
+    import screener.files.readers
     import screener.models
-    import screener.readers
 
     InputRow = screener.models.InputRow
-    InputError = screener.readers.InputError
-    open_input = screener.readers.open_input
+    InputError = screener.files.readers.InputError
+    open_input = screener.files.readers.open_input
 
 
 # --- building an xlsx from parts ------------------------------------------------------------------

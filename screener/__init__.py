@@ -24,7 +24,7 @@ _EXPORTS = {
     "check_shipment": "screener.shipment",
     "Shipment": "screener.shipment",
     "ShipmentDecision": "screener.shipment",
-    "normalize": "screener.normalize",
+    "normalize": "screener.names.normalize",
     "screen_files": "screener.pipeline",
     "RowResult": "screener.models",
     "Match": "screener.models",
@@ -37,11 +37,18 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from .models import Comparison, Match, Party, RestrictedList, RowResult, Status
-    from .normalize import normalize
-    from .pipeline import screen_files
-    from .screening import DEFAULT_THRESHOLD, Screener, compare
-    from .shipment import Shipment, ShipmentDecision, check_shipment
+    from screener.models import (
+        Comparison,
+        Match,
+        Party,
+        RestrictedList,
+        RowResult,
+        Status,
+    )
+    from screener.names.normalize import normalize
+    from screener.pipeline import screen_files
+    from screener.screening import DEFAULT_THRESHOLD, Screener, compare
+    from screener.shipment import Shipment, ShipmentDecision, check_shipment
 
 
 def __getattr__(name: str) -> Any:

@@ -30,11 +30,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from .models import InputRow, RestrictedList, RowResult
-from .screening import Screener
+from screener.models import InputRow, RestrictedList, RowResult
+from screener.screening import Screener
 
 if TYPE_CHECKING:
-    from .pipeline import ScreenFn
+    from screener.pipeline import ScreenFn
 
 ENGINES = ("local", "dask")
 CHUNK_ROWS = 2000  # most rows per pool task: enough to hide the transfer, few enough to keep memory flat
@@ -141,7 +141,7 @@ def _dask_task(key: str, spec: tuple[Lists, float], rows: Encoded) -> tuple[Enco
 
 
 def _worker_version() -> str:
-    from . import __version__
+    from screener import __version__
 
     return __version__
 
@@ -279,7 +279,7 @@ class DaskScreen:
         except Exception as exc:
             self.close()
             raise ValueError(f"Dask workers cannot run screener (install it on every worker): {exc}") from None
-        from . import __version__
+        from screener import __version__
 
         if versions - {__version__}:
             self.close()

@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from . import __version__
-from .models import InputInfo, InputRow, RowResult, RunSummary, Status
-from .outputs import ResultWriter, open_writer
-from .readers import InputSource, open_input
-from .screening import Screener
+from screener import __version__
+from screener.files.outputs import open_writer
+from screener.files.readers import InputSource, open_input
+from screener.files.writers import ResultWriter
+from screener.models import InputInfo, InputRow, RowResult, RunSummary, Status
+from screener.screening import Screener
 
 
 class AccountingError(RuntimeError):

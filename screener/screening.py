@@ -11,9 +11,24 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from .matcher import REPORT_FLOOR, AliasIndex, ad_hoc_alias, prepare_unindexed, score_alias
-from .models import Comparison, InputRow, ListInfo, Match, Party, RestrictedList, RowResult, Status
-from .normalize import normalize
+from screener.models import (
+    Comparison,
+    InputRow,
+    ListInfo,
+    Match,
+    Party,
+    RestrictedList,
+    RowResult,
+    Status,
+)
+from screener.names.matcher import (
+    REPORT_FLOOR,
+    AliasIndex,
+    ad_hoc_alias,
+    prepare_unindexed,
+    score_alias,
+)
+from screener.names.normalize import normalize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,7 +119,7 @@ class Screener:
         address_column: str | None = None,
     ) -> list[RowResult]:
         """Screen a DataFrame; the name column is detected from its header unless given."""
-        from .readers import read_frame
+        from screener.files.readers import read_frame
 
         rows = read_frame(
             df, name_column=name_column, country_column=country_column, address_column=address_column
@@ -120,7 +135,7 @@ class Screener:
 
 @lru_cache(maxsize=8)
 def _default_screener(threshold: float) -> Screener:
-    from .partylist import default_list
+    from screener.lists.partylist import default_list
 
     return Screener([("default", default_list())], threshold=threshold)
 

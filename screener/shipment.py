@@ -22,9 +22,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import __version__
-from .models import InputRow, ListInfo, RowResult, Source, Status
-from .screening import Screener
+from screener import __version__
+from screener.models import InputRow, ListInfo, RowResult, Source, Status
+from screener.screening import Screener
 
 MAX_PARTIES = 1_000
 MAX_NAME_CHARS = 1_000

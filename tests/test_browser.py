@@ -45,9 +45,9 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    from screener.review.store import Store
     from screener.service.app import create_app
     from screener.service.settings import Settings
-    from screener.store import Store
 
     home = tmp_path_factory.mktemp("home")
     saved = {k: os.environ.get(k) for k in ("SCREENER_HOME", "SCREENER_DB")}

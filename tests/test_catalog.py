@@ -9,10 +9,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from screener import catalog
-from screener.catalog import list_catalog, load_named_list, save_imported, versions
-from screener.importers import import_csl
-from screener.partylist import ListError, default_list
+from screener.lists import catalog
+from screener.lists.catalog import (
+    list_catalog,
+    load_named_list,
+    save_imported,
+    versions,
+)
+from screener.lists.importers import import_csl
+from screener.lists.partylist import ListError, default_list
 
 SHARED = Path(os.environ.get("SCREENER_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
 CSL_2025 = SHARED / "data" / "csl" / "csl_us_2025-06_watchman_fixture.csv"

@@ -77,7 +77,7 @@ def clear_in_store(store, screener: Screener, name: str) -> None:
 
 
 def test_clearance_recorded_in_the_store_releases(tmp_path):
-    from screener.store import Store
+    from screener.review.store import Store
 
     screener = Screener.default()
     name = "Hikvision Europe BV"

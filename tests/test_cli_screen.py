@@ -11,7 +11,6 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-
 from hostile import EXPECTED_MESSAGE, HOSTILE_CASES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,8 +149,8 @@ def test_hostile_files_through_the_cli(tmp_path, name, make, outcome):
 
 def test_recorded_decisions_apply_to_later_cli_runs(tmp_path, monkeypatch):
     """A false positive cleared by an analyst stops alerting (exit 0) until the threshold changes."""
-    from screener.partylist import default_list
-    from screener.store import Store
+    from screener.lists.partylist import default_list
+    from screener.review.store import Store
 
     home = tmp_path / "home"
     monkeypatch.setenv("SCREENER_HOME", str(home))

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from screener.engine import PoolScreen, make_screen_fn
+from screener.files.outputs import open_writer
+from screener.files.readers import open_input
 from screener.models import InputRow
-from screener.outputs import open_writer
 from screener.pipeline import screen_sources
-from screener.readers import open_input
 from screener.screening import Screener
 
 ROOT = Path(__file__).resolve().parents[1]

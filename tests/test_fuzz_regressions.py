@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
-
 from hostile import SHEET, WORKBOOK, raw_xlsx  # tests/ is on sys.path
 
-from screener.readers import InputError, open_input
+from screener.files.readers import InputError, open_input
 
 
 def sheet_with_rows(*rows: tuple[str, str]) -> str:

@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from screener.importers import ImportFormatError, ImportResult, import_csl, import_ofac_sdn
+from screener.lists.importers import (
+    ImportFormatError,
+    ImportResult,
+    import_csl,
+    import_ofac_sdn,
+)
 from screener.models import AliasKind, EntityType, RestrictedList
 from screener.screening import Screener
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from screener.listbuild import ListBuildError, build_citations, read_article
-from screener.models import AliasKind, EntityType, RestrictedList
-from screener.partylist import (
+from screener.lists.listbuild import ListBuildError, build_citations, read_article
+from screener.lists.partylist import (
     ListError,
     default_list,
     default_list_path,
@@ -21,6 +20,7 @@ from screener.partylist import (
     save_list,
     validate_list,
 )
+from screener.models import AliasKind, EntityType, RestrictedList
 
 SHARED = Path(os.environ.get("SCREENER_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
 ARTICLES = SHARED / "articles"

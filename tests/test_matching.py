@@ -4,7 +4,7 @@ import pytest
 
 import screener
 from screener.models import Status
-from screener.normalize import normalize
+from screener.names.normalize import normalize
 from screener.screening import DEFAULT_THRESHOLD, Screener
 
 

@@ -12,13 +12,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
-
 from hostile import damaged_member_xlsx  # tests/ is on sys.path
 
+from screener.files.outputs import open_writer
+from screener.files.readers import InputError, open_input
 from screener.models import InputRow, RowResult
-from screener.outputs import open_writer
 from screener.pipeline import AccountingError, screen_files, screen_sources
-from screener.readers import InputError, open_input
 from screener.screening import Screener
 
 SCREENER = Screener.default()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from screener.normalize import is_generic, normalize
+from screener.names.normalize import is_generic, normalize
 
 
 def tokens(name: str) -> tuple[str, ...]:

@@ -9,6 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from screener.files.outputs import open_writer
+from screener.files.report import ReportWriter
+from screener.files.writers import (
+    CsvWriter,
+    IncompleteOutputError,
+    JsonLinesWriter,
+    JsonWriter,
+    ResultWriter,
+)
 from screener.models import (
     RECORD_FIELDS,
     AliasKind,
@@ -20,15 +29,6 @@ from screener.models import (
     Status,
     TokenEvidence,
 )
-from screener.outputs import (
-    CsvWriter,
-    IncompleteOutputError,
-    JsonLinesWriter,
-    JsonWriter,
-    ResultWriter,
-    open_writer,
-)
-from screener.report import ReportWriter
 
 FORMULA_NAMES = ['=HYPERLINK("http://x","y")', "+cmd|'/c calc'!A0", "@SUM(1)", "-2+3", "\tTAB", "\rCR"]
 
@@ -228,7 +228,7 @@ def test_abort_after_close_keeps_the_output_and_writes_after_close_fail(tmp_path
 
 
 def test_jsonl_survives_unicode_line_separators(tmp_path):
-    from screener.outputs import json_text
+    from screener.files.writers import json_text
     from screener.screening import Screener
 
     result = Screener.default().screen_name("Acme\u2028Trading\x85Co\u2029")

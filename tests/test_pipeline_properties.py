@@ -20,10 +20,10 @@ import xlsxwriter
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from screener.files.readers import MAX_NAME_CHARS, InputError
+from screener.files.writers import inert
 from screener.models import Status
-from screener.outputs import inert
 from screener.pipeline import screen_files
-from screener.readers import MAX_NAME_CHARS, InputError
 from screener.screening import Screener
 
 SCREENER = Screener.default()

@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from screener.models import Status
-from screener.normalize import normalize
+from screener.names.normalize import normalize
 from screener.screening import Screener
 
 names = st.text(

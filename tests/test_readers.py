@@ -11,12 +11,15 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from hostile import (  # tests/ is on sys.path
+    EXPECTED_MESSAGE,
+    HOSTILE_CASES,
+    billion_laughs_sheet,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostile import EXPECTED_MESSAGE, HOSTILE_CASES, billion_laughs_sheet  # tests/ is on sys.path
-
-from screener.readers import (
+from screener.files.readers import (
     MAX_NAME_CHARS,
     ColumnNotFound,
     InputError,
@@ -465,7 +468,7 @@ def test_openpyxl_uses_defusedxml(tmp_path: Path) -> None:
     """The prolog check refuses first; openpyxl's own parser must refuse too, without it."""
     import openpyxl.xml
 
-    from screener.readers import _Book
+    from screener.files.readers import _Book
 
     assert openpyxl.xml.DEFUSEDXML
     path = billion_laughs_sheet(tmp_path)

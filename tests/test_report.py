@@ -10,7 +10,9 @@ import openpyxl
 import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 
-from screener import report
+from screener.files import report
+from screener.files.report import ReportWriter, write_report
+from screener.files.writers import IncompleteOutputError
 from screener.models import (
     Address,
     Alias,
@@ -27,8 +29,6 @@ from screener.models import (
     Status,
     TokenEvidence,
 )
-from screener.outputs import IncompleteOutputError
-from screener.report import ReportWriter, write_report
 
 FORMULA_NAMES = ['=HYPERLINK("http://x","y")', "+cmd|'/c calc'!A0", "@SUM(1)", "-2+3"]
 # xlsxwriter would copy this into the sheet XML unescaped, creating a formula cell in Z1.

@@ -10,10 +10,18 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from screener.catalog import save_imported
-from screener.importers import ImportResult
-from screener.models import Alias, AliasKind, InputRow, ListInfo, Party, RestrictedList, Source
-from screener.rescreen import (
+from screener.lists.catalog import save_imported
+from screener.lists.importers import ImportResult
+from screener.models import (
+    Alias,
+    AliasKind,
+    InputRow,
+    ListInfo,
+    Party,
+    RestrictedList,
+    Source,
+)
+from screener.review.rescreen import (
     ChangeKind,
     RescreenError,
     diff_lists,
@@ -197,7 +205,7 @@ def test_reports_in_three_formats_keep_text_as_text(catalogued: tuple[str, str],
 
 
 def test_cli_rescreen_of_a_recorded_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("screener.store", reason="the audit store is not in this tree yet")
+    pytest.importorskip("screener.review.store", reason="the audit store is not in this tree yet")
     pytest.importorskip("screener.pipeline", reason="the readers/outputs pipeline is not in this tree yet")
     from screener.cli import app
     from screener.cli.rescreen import register

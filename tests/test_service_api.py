@@ -199,9 +199,10 @@ def test_check_releases_clean_parties(api):
 
 
 def test_check_applies_analyst_clearances(serve, tmp_path):
-    from screener.screening import Screener
-    from screener.store import Store
     from test_check import clear_in_store
+
+    from screener.review.store import Store
+    from screener.screening import Screener
 
     db = f"sqlite:///{tmp_path / 'audit.db'}"
     server = serve(Settings(api_keys=[KEY], db_url=db))

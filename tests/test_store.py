@@ -15,11 +15,25 @@ import typer
 from typer.testing import CliRunner
 
 from screener.cli import audit
-from screener.models import InputRow, Party, RestrictedList, RowResult, RunSummary, Status
-from screener.partylist import default_list
+from screener.lists.partylist import default_list
+from screener.models import (
+    InputRow,
+    Party,
+    RestrictedList,
+    RowResult,
+    RunSummary,
+    Status,
+)
 from screener.pipeline import screen_files
+from screener.review.store import (
+    SCHEMA_VERSION,
+    Store,
+    StoreError,
+    export_audit,
+    migrate,
+    party_hash,
+)
 from screener.screening import DEFAULT_THRESHOLD, Screener
-from screener.store import SCHEMA_VERSION, Store, StoreError, export_audit, migrate, party_hash
 
 HIKVISION = "Hangzhou Hikvision Digital Technology Co., Ltd."
 FORMULA = '=HYPERLINK("http://evil.example","click")'

@@ -17,9 +17,9 @@ import pytest
 import uvicorn
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
+from screener.review.store import Store
 from screener.service.app import create_app
 from screener.service.settings import Settings
-from screener.store import Store
 
 SECRET = "test-secret-for-signing-sessions"
 PASSWORD = "correct horse battery"

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from . import audit, check, lists, rescreen, screen
+from screener.cli import audit, check, lists, rescreen, screen
 
 app = typer.Typer(
     name="screener",

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import fail
+from screener.cli.common import fail
 
 DbOpt = Annotated[
     Optional[str],
@@ -22,7 +22,7 @@ audit_app = typer.Typer(no_args_is_help=True, help="Recorded runs, their rows an
 def _store(db: str | None):  # noqa: ANN202 - typed by Store
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ..store import Store, StoreError
+    from screener.review.store import Store, StoreError
 
     try:
         return Store.open(db)
@@ -41,7 +41,7 @@ def users_add(
     db: DbOpt = None,
 ) -> None:
     """Add a user; the password is asked twice (or read from standard input) and stored as an argon2id hash."""
-    from ..store import StoreError
+    from screener.review.store import StoreError
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -122,7 +122,7 @@ def audit_export(
     db: DbOpt = None,
 ) -> None:
     """Export the audit trail; text that looks like a formula is written as text."""
-    from ..store import StoreError, export_audit
+    from screener.review.store import StoreError, export_audit
 
     store = _store(db)
     try:

@@ -14,9 +14,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..models import RowResult
-from ..screening import DEFAULT_THRESHOLD, Screener
-from ..shipment import (
+from screener.cli.common import EXIT_CLEAR, EXIT_MATCH, fail, load_screener
+from screener.models import RowResult
+from screener.screening import DEFAULT_THRESHOLD, Screener
+from screener.shipment import (
     ApplyDecisions,
     PartyRole,
     Shipment,
@@ -27,7 +28,6 @@ from ..shipment import (
     parse_shipment,
     parse_shipment_data,
 )
-from .common import EXIT_CLEAR, EXIT_MATCH, fail, load_screener
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
@@ -64,11 +64,11 @@ def _decisions(db: str | None) -> ApplyDecisions:
     never created just for a check. An unreadable store clears nothing: the shipment holds."""
 
     def apply(results: Iterable[RowResult], screener: Screener) -> Iterable[RowResult]:
-        from ..store import DB_ENV, Store
+        from screener.review.store import DB_ENV, Store
 
         url = db or os.environ.get(DB_ENV)
         if url is None:
-            from ..home import home
+            from screener.home import home
 
             path = home() / "screener.db"
             if not path.exists():
@@ -174,7 +174,9 @@ def serve_command(
 
     if log_level not in LOG_LEVELS:
         fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
-    from ..service.app import HTTP_PROTOCOL  # each worker warns at start-up when no API key is set
+    from screener.service.app import (
+        HTTP_PROTOCOL,  # each worker warns at start-up when no API key is set
+    )
 
     options: dict[str, Any] = dict(host=host, port=port, log_level=log_level, proxy_headers=False, http=HTTP_PROTOCOL)
     try:
@@ -182,7 +184,7 @@ def serve_command(
             # An import string, so that each worker process builds its own app (and matcher) once.
             uvicorn.run("screener.service.app:create_app", factory=True, workers=workers, **options)
         else:
-            from ..service.app import create_app
+            from screener.service.app import create_app
 
             uvicorn.run(create_app(), **options)
     except OSError as exc:
@@ -199,8 +201,8 @@ def keys_add(
     file: Annotated[Optional[Path], typer.Option(help="Keys file (default: SCREENER_API_KEYS_FILE or <home>/api_keys).")] = None,
 ) -> None:
     """Create an API key: printed once, only its SHA-256 is stored. Takes effect without a restart."""
-    from ..service.auth import add_key, digest, key_id, keys_file_path
-    from ..service.settings import Settings
+    from screener.service.auth import add_key, digest, key_id, keys_file_path
+    from screener.service.settings import Settings
 
     path = file or keys_file_path(Settings.from_env())
     try:

@@ -8,7 +8,7 @@ from typing import NoReturn
 
 import typer
 
-from ..screening import DEFAULT_THRESHOLD, Screener
+from screener.screening import DEFAULT_THRESHOLD, Screener
 
 EXIT_CLEAR, EXIT_MATCH, EXIT_ERROR = 0, 1, 2
 
@@ -25,7 +25,7 @@ def load_screener(list_names: Sequence[str] | None, threshold: float = DEFAULT_T
     names = list(list_names or ["default"])
     if names == ["default"]:
         return Screener.default(threshold=threshold)
-    from ..catalog import load_named_list
+    from screener.lists.catalog import load_named_list
 
     loaded = []
     for name in names:

@@ -9,17 +9,26 @@ exit code 2, so scripts and CI can tell a bad list from a crash.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import time
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from screener.cli.common import fail
-from screener.listbuild import ListBuildError, build_citations, citations_by_article
+from screener.lists.listbuild import (
+    ListBuildError,
+    build_citations,
+    citations_by_article,
+)
+from screener.lists.partylist import (
+    ListError,
+    default_list_path,
+    load_list,
+    save_list,
+    validate_list,
+)
 from screener.models import RestrictedList
-from screener.partylist import ListError, default_list_path, load_list, save_list, validate_list
 
 app = typer.Typer(
     help="The catalog of lists (with no command); build, show, validate and import lists.",
@@ -36,7 +45,7 @@ def _load(path: Path | None, *, named: bool = False) -> tuple[Path, RestrictedLi
     """Read a list file; with `named`, a value that is no file but an imported list's name loads that."""
     path = path or default_list_path()
     if named and not path.exists() and path.name == str(path):
-        from screener.catalog import load_named_list
+        from screener.lists.catalog import load_named_list
 
         try:
             return path, load_named_list(str(path))
@@ -62,7 +71,7 @@ def catalog(
     all_versions: Annotated[bool, typer.Option("--all", help="Every stored version, not only the current.")] = False,
 ) -> None:
     """Print the lists screener can screen against: name, version hash, imported at, records."""
-    from screener import catalog as store
+    from screener.lists import catalog as store
 
     try:
         rows = [store.default_version(), *store.list_catalog(all_versions=all_versions)]
@@ -95,8 +104,8 @@ def import_list(
     name: Annotated[Optional[str], typer.Option("--name", help="Catalog name; default: the format name.")] = None,
 ) -> None:
     """Import an official list file as a new version in the catalog; every unreadable row is listed."""
-    from screener.catalog import check_name, save_imported
-    from screener.importers import IMPORTERS, ImportFormatError, import_file
+    from screener.lists.catalog import check_name, save_imported
+    from screener.lists.importers import IMPORTERS, ImportFormatError, import_file
 
     if fmt not in IMPORTERS:
         fail(f"unknown format {fmt!r}: use {' or '.join(IMPORTERS)}")

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import EXIT_CLEAR, EXIT_MATCH, fail
+from screener.cli.common import EXIT_CLEAR, EXIT_MATCH, fail
 
 
 def rescreen_command(
@@ -29,9 +29,9 @@ def rescreen_command(
     db: Annotated[Optional[str], typer.Option(help="Audit store URL (default: SQLite under SCREENER_HOME).")] = None,
 ) -> None:
     """Report new potential matches and vanished matches; exit 1 when there is any new potential match."""
-    from ..partylist import ListError
-    from ..rescreen import RescreenError, rescreen, write_report
-    from ..store import Store
+    from screener.lists.partylist import ListError
+    from screener.review.rescreen import RescreenError, rescreen, write_report
+    from screener.review.store import Store
 
     if not output.lower().endswith((".xlsx", ".csv", ".json")):
         fail(f"{output}: output must be .xlsx, .csv or .json")

@@ -10,9 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..readers import InputError
-from ..screening import DEFAULT_THRESHOLD
-from .common import EXIT_CLEAR, EXIT_MATCH, fail, load_screener
+from screener.cli.common import EXIT_CLEAR, EXIT_MATCH, fail, load_screener
+from screener.files.readers import InputError
+from screener.screening import DEFAULT_THRESHOLD
 
 ListOpt = Annotated[
     Optional[list[str]],
@@ -53,8 +53,8 @@ def screen_command(
 
     Potential matches an analyst cleared as false positives (in the audit store) do not count.
     """
-    from ..engine import make_screen_fn
-    from ..pipeline import AccountingError, screen_files
+    from screener.engine import make_screen_fn
+    from screener.pipeline import AccountingError, screen_files
 
     screener = load_screener(lists, threshold)
     try:
@@ -104,7 +104,7 @@ def _open_store(db: str | None, record: bool):  # type: ignore[no-untyped-def]
     A plain `screen` never creates a store: without --record/--db/SCREENER_DB it reads decisions only
     from a store that already exists.
     """
-    from ..store import Store, default_url
+    from screener.review.store import Store, default_url
 
     url = db or default_url()
     if not (record or db or os.environ.get("SCREENER_DB")):

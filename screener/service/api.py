@@ -22,15 +22,34 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import __version__
-from ..models import InputRow, ListInfo, RowResult, RunSummary, Status
-from ..outputs import json_record, open_writer
-from ..pipeline import screen_sources
-from ..readers import TEXT_SUFFIXES, XLSX_SUFFIXES, ColumnNotFound, InputError, open_input
-from ..screening import Screener
-from ..shipment import MAX_NAME_CHARS, Shipment, ShipmentDecision, decide, screen_parties
-from .app import Decisions, ServiceState, build_screener, error_body, log
-from .settings import Settings
+from screener import __version__
+from screener.files.outputs import open_writer
+from screener.files.readers import (
+    TEXT_SUFFIXES,
+    XLSX_SUFFIXES,
+    ColumnNotFound,
+    InputError,
+    open_input,
+)
+from screener.files.writers import json_record
+from screener.models import InputRow, ListInfo, RowResult, RunSummary, Status
+from screener.pipeline import screen_sources
+from screener.screening import Screener
+from screener.service.app import (
+    Decisions,
+    ServiceState,
+    build_screener,
+    error_body,
+    log,
+)
+from screener.service.settings import Settings
+from screener.shipment import (
+    MAX_NAME_CHARS,
+    Shipment,
+    ShipmentDecision,
+    decide,
+    screen_parties,
+)
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 INLINE_PARTIES = 50  # up to this many parties are screened on the event loop

@@ -28,13 +28,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from .. import __version__
-from ..models import RowResult
-from ..screening import Screener
-from ..shipment import field_path
-from . import web
-from .auth import ApiKeyMiddleware, KeyRing, keys_file_path, send_json
-from .settings import Settings
+from screener import __version__
+from screener.models import RowResult
+from screener.screening import Screener
+from screener.service import web
+from screener.service.auth import ApiKeyMiddleware, KeyRing, keys_file_path, send_json
+from screener.service.settings import Settings
+from screener.shipment import field_path
 
 log = logging.getLogger("screener.service")
 
@@ -48,7 +48,7 @@ def build_screener(settings: Settings) -> Screener:
     """The lists the settings name, with the settings' threshold."""
     if settings.lists == ["default"]:
         return Screener.default(threshold=settings.threshold)
-    from ..catalog import load_named_list  # type: ignore[import-not-found]
+    from screener.lists.catalog import load_named_list  # type: ignore[import-not-found]
 
     return Screener([(name, load_named_list(name)) for name in settings.lists], threshold=settings.threshold)
 
@@ -70,7 +70,7 @@ class Decisions:
         with self._lock:
             if self._store is None and time.monotonic() - self._failed_at > STORE_RETRY_SECONDS:
                 try:
-                    from ..store import Store
+                    from screener.review.store import Store
 
                     self._store = Store.open(self.url)
                 except Exception as exc:  # noqa: BLE001 - reported, and the caller holds instead
@@ -130,7 +130,7 @@ class ServiceState:
 
 
 def _init_pool_worker(settings_data: dict[str, Any]) -> None:
-    from .api import _init_file_worker
+    from screener.service.api import _init_file_worker
 
     _init_file_worker(settings_data)
 
@@ -157,7 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             state.close()
 
-    from .api import router
+    from screener.service.api import router
 
     app = FastAPI(
         title="screener",

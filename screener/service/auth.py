@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..home import home
-from .settings import Settings
+from screener.home import home
+from screener.service.settings import Settings
 
 KEYS_FILE_NAME = "api_keys"
 KEY_PREFIX = "scr_"  # makes a leaked key easy to find with secret scanners

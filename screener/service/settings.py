@@ -6,7 +6,7 @@ import os
 
 from pydantic import BaseModel, Field
 
-from ..screening import DEFAULT_THRESHOLD
+from screener.screening import DEFAULT_THRESHOLD
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8350

@@ -34,21 +34,27 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ..home import home
-from ..models import InputRow, RowResult, Status
-from ..outputs import open_writer
-from ..pipeline import screen_sources
-from ..readers import ColumnNotFound, InputError, InputSource, open_input
-from ..screening import Screener
-from ..store import Store, StoreError, input_key, party_hash
-from .settings import Settings
+from screener.files.outputs import open_writer
+from screener.files.readers import ColumnNotFound, InputError, InputSource, open_input
+from screener.home import home
+from screener.models import InputRow, RowResult, Status
+from screener.pipeline import screen_sources
+from screener.review.store import Store, StoreError, input_key, party_hash
+from screener.screening import Screener
+from screener.service.settings import Settings
 
 log = logging.getLogger("screener.web")
 

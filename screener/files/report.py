@@ -21,7 +21,7 @@ literally. Text longer than Excel's 32,767-character cell limit is cut and marke
 
 Completeness. The workbook is written to a hidden temp file beside the target and renamed over it
 at the end of `close()`, which first checks that every row read was written (see
-`screener.outputs.check_complete`). `abort()` removes the temp file and the scratch files.
+`screener.files.writers.check_complete`). `abort()` removes the temp file and the scratch files.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
+from screener.files.writers import ResultWriter, StagedFile, check_complete
 from screener.models import (
     ListInfo,
     Match,
@@ -46,7 +47,6 @@ from screener.models import (
     Source,
     Status,
 )
-from screener.outputs import ResultWriter, StagedFile, check_complete
 
 MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows less the header; lowered by tests
 MAX_CELL_CHARS = 32_767  # Excel's cell limit, in UTF-16 code units

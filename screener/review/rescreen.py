@@ -26,11 +26,11 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from .matcher import Scored, prepare_unindexed, score_alias
-from .models import InputRow, Party, RestrictedList
-from .normalize import normalize
-from .outputs import inert
-from .screening import DEFAULT_THRESHOLD, Screener
+from screener.files.writers import inert
+from screener.models import InputRow, Party, RestrictedList
+from screener.names.matcher import Scored, prepare_unindexed, score_alias
+from screener.names.normalize import normalize
+from screener.screening import DEFAULT_THRESHOLD, Screener
 
 # Compared to tell "changed" records apart; sources name the imported file, which differs per version.
 _COMPARED_EXCLUDE = {"sources"}
@@ -265,7 +265,7 @@ def rescreen(
     current one, at the run's own threshold. `run_ids` picks runs (they must have used the list
     unless `from_version` is given); `from_version`/`to_version` are content-hash prefixes.
     """
-    from .catalog import load_named_list
+    from screener.lists.catalog import load_named_list
 
     def load(version: str | None) -> RestrictedList:
         try:

@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from screener.lists.partylist import normalize_ws, source_problems
 from screener.models import QUOTE_MAX, Party, RestrictedList, Source
-from screener.partylist import normalize_ws, source_problems
 
 
 class ListBuildError(Exception):

@@ -28,8 +28,16 @@ from functools import lru_cache
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
 
-from .models import Alias, AliasKind, Explanation, Match, Party, RestrictedList, TokenEvidence
-from .normalize import NormalizedName, is_generic, is_place, normalize
+from screener.models import (
+    Alias,
+    AliasKind,
+    Explanation,
+    Match,
+    Party,
+    RestrictedList,
+    TokenEvidence,
+)
+from screener.names.normalize import NormalizedName, is_generic, is_place, normalize
 
 GENERIC_PRIOR = 0.12  # a generic word weighs about an eighth of a distinctive one before list statistics
 IDF_SHARE = 0.6  # how much of a weight depends on rarity across the list (the rest is the prior alone)

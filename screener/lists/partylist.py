@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -140,11 +141,15 @@ def save_list(lst: RestrictedList, path: str | Path) -> None:
 
 
 def default_list_path() -> Path:
-    """The bundled list beside the package (repo `lists/`), unless SCREENER_DEFAULT_LIST names another."""
+    """The bundled list (package data of `screener.lists.bundled`), unless SCREENER_DEFAULT_LIST names another.
+
+    Installed packages are plain folders, so the resource is a real file whose path the catalog and
+    `lists build` can name; the source of it is the checkout's top-level `lists/` folder.
+    """
     override = os.environ.get(DEFAULT_LIST_ENV)
     if override:
         return Path(override).expanduser()
-    return Path(__file__).resolve().parents[1] / "lists" / "us_entity_list.yaml"
+    return Path(str(resources.files("screener.lists.bundled").joinpath("us_entity_list.yaml")))
 
 
 @lru_cache(maxsize=8)

@@ -31,12 +31,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, Field
 
-from .home import home
-from .models import InputRow, Match, Party, RowResult, RunSummary, Status
-from .normalize import normalize
+from screener.home import home
+from screener.models import InputRow, Match, Party, RowResult, RunSummary, Status
+from screener.names.normalize import normalize
 
 if TYPE_CHECKING:
-    from .screening import Screener
+    from screener.screening import Screener
 
 DB_ENV = "SCREENER_DB"
 BATCH_ROWS = 5_000
@@ -862,7 +862,7 @@ def export_audit(store: Store, output: str | Path, *, run_id: str | None = None,
     Text that a spreadsheet would run as a formula stays text: csv cells get a leading `'`, xlsx
     cells are written as string cells. Returns the number of lines written (all sheets).
     """
-    from .outputs import StagedFile, inert
+    from screener.files.writers import StagedFile, inert
 
     path = Path(output)
     if run_id is not None and store.get_run(run_id) is None:

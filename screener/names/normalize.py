@@ -46,7 +46,7 @@ class NormalizedName:
 
 @lru_cache(maxsize=1)
 def _terms() -> dict[str, Any]:
-    text = resources.files("screener").joinpath("data/terms.yaml").read_text(encoding="utf-8")
+    text = resources.files("screener.names").joinpath("terms.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 

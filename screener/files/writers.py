@@ -21,7 +21,7 @@ Formats:
   sources, so a machine can trace every score. UTF-8, no BOM, values unaltered.
 - `-`: JSON lines to stdout, written directly. Lines already written cannot be withdrawn, so for
   stdout `abort()` only flushes and the caller must report the failure (for example, exit code).
-- `.xlsx`: the Excel report, `screener.report.ReportWriter`.
+- `.xlsx`: the Excel report, `screener.files.report.ReportWriter`.
 """
 
 from __future__ import annotations
@@ -30,15 +30,12 @@ import csv
 import json
 import os
 import secrets
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Protocol, TextIO, runtime_checkable
 
-from screener.models import RECORD_FIELDS, RestrictedList, RowResult, RunSummary
+from screener.models import RECORD_FIELDS, RowResult, RunSummary
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-SUPPORTED = ".xlsx, .csv, .json, .jsonl, or - for JSON lines on stdout"
 
 
 @runtime_checkable
@@ -232,27 +229,3 @@ class JsonLinesWriter(_TextFileWriter):
     def _emit(self, result: RowResult) -> None:
         self._fh.write(json_text(result))
         self._fh.write("\n")
-
-
-def open_writer(
-    output: str | Path,
-    lists: Sequence[tuple[str, RestrictedList]],
-    *,
-    stream: TextIO | None = None,
-) -> ResultWriter:
-    """Pick a writer from the output name: `.xlsx`, `.csv`, `.json`, `.jsonl`, or `-` for stdout."""
-    if str(output) == "-":
-        return JsonLinesWriter(stream=stream or sys.stdout)
-    path = Path(output)
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        from screener.report import ReportWriter  # report imports this module
-
-        return ReportWriter(path, lists)
-    if suffix == ".csv":
-        return CsvWriter(path)
-    if suffix == ".json":
-        return JsonWriter(path)
-    if suffix == ".jsonl":
-        return JsonLinesWriter(path)
-    raise ValueError(f"cannot write {str(output)!r}: output must be {SUPPORTED}")

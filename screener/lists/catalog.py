@@ -26,10 +26,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from .home import home
-from .importers import ImportResult
-from .models import RestrictedList
-from .partylist import ListError, default_list, dumps_list, load_list
+from screener.home import home
+from screener.lists.importers import ImportResult
+from screener.lists.partylist import ListError, default_list, dumps_list, load_list
+from screener.models import RestrictedList
 
 DEFAULT = "default"
 INDEX = "index.json"
@@ -249,7 +249,7 @@ def _load_version(path: str, _mtime_ns: int, content_hash: str) -> RestrictedLis
 
 def default_version() -> ListVersion:
     """The bundled list described like an imported version, for the catalog display."""
-    from .partylist import default_list_path
+    from screener.lists.partylist import default_list_path
 
     lst = default_list()
     path = default_list_path()

@@ -33,7 +33,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from .models import QUOTE_MAX, Address, Alias, AliasKind, EntityType, Party, RestrictedList, Source
+from screener.models import (
+    QUOTE_MAX,
+    Address,
+    Alias,
+    AliasKind,
+    EntityType,
+    Party,
+    RestrictedList,
+    Source,
+)
 
 CSL_REQUIRED = ("source", "name")
 CSL_FORMAT, SDN_FORMAT = "csl", "ofac-sdn"

@@ -1,0 +1,1 @@
+"""Files: streaming readers for customer files, and the writers of every output format."""

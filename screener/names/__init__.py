@@ -1,0 +1,1 @@
+"""Names: normalise a name into tokens, and score an input name against a list's aliases."""
