@@ -14,7 +14,14 @@ worker count:
 plus the in-process cost of `check_shipment` per party. Targets: p99 < 20 ms, >= 500 checks/s,
 < 1 ms per party in process. Everything stops by itself; nothing leaves 127.0.0.1.
 
+`--faults` measures the service under load instead (issue 14), with 2 workers: 50 clients of
+`/v1/check` for `--duration` seconds while a `--upload-rows` (default 1M) upload is screened, and
+while two clients post 5,000-name `/v1/screen` batches back to back, each against the same 50
+clients on the idle server just before (the baseline). Targets: 0 errors, check p99 < 100 ms,
+>= 200 checks/s during the upload.
+
     python benchmarks/load_check.py [--duration 10] [--workers 1,2] [--upload-rows 50000]
+    python benchmarks/load_check.py --faults [--duration 30] [--upload-rows 1000000]
 """
 
 from __future__ import annotations
@@ -249,6 +256,67 @@ async def upload_stall(url: str, path: Path, concurrency: int) -> dict[str, obje
     return result
 
 
+async def screen_batches(url: str, clients: int, names: int, stop: asyncio.Event) -> tuple[int, int]:
+    """`clients` loops posting `names`-party /v1/screen batches until `stop`: (batches, errors)."""
+    body = json.dumps({"parties": [{"name": f"Company {i} Precision Trading Ltd", "country": "DE"}
+                                   for i in range(names)]}).encode()
+    done = errors = 0
+
+    async def one() -> None:
+        nonlocal done, errors
+        async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+            while not stop.is_set():
+                r = await client.post("/v1/screen", content=body, headers=HEADERS)
+                if r.status_code == 200 and len(r.json()["results"]) == names:
+                    done += 1
+                else:
+                    errors += 1
+
+    await asyncio.gather(*(one() for _ in range(clients)))
+    return done, errors
+
+
+def _line(label: str, lat: list[float], err: int, secs: float) -> None:
+    print(f"  {label:<44} {len(lat) / secs:6.0f} checks/s  {fmt(lat)}  errors {err}")
+
+
+async def during_upload(url: str, port: int, path: Path, clients: int, duration: float) -> None:
+    """Checks from `clients` clients (the minimal driver, so that on 2 cores the driver's own CPU
+    does not pass for the server's): idle, then while a big upload is screened."""
+    lat, err, secs = await drive_raw(port, clients, min(duration, 10.0))
+    _line("idle (baseline)", lat, err, secs)
+
+    status: dict[str, object] = {}
+
+    async def upload() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=3600) as client:
+            with path.open("rb") as fh:
+                r = await client.post("/v1/screen/file", files={"file": ("orders.csv", fh)},
+                                      headers={"Authorization": f"Bearer {KEY}"})
+        status["code"] = r.status_code
+
+    task = asyncio.create_task(upload())
+    await asyncio.sleep(5.0)  # the file is sent and its screening under way
+    lat, err, secs = await drive_raw(port, clients, duration)
+    _line(f"during a {path.stat().st_size / 2**20:.0f} MiB upload being screened", lat, err, secs)
+    print(f"  (upload {'still screening' if not task.done() else 'done: HTTP ' + str(status.get('code'))})")
+    task.cancel()
+
+
+async def during_batches(url: str, port: int, clients: int, duration: float) -> None:
+    """The same checks, idle and while two clients post 5,000-name /v1/screen batches back to back."""
+    lat, err, secs = await drive_raw(port, clients, min(duration, 10.0))
+    _line("idle (baseline)", lat, err, secs)
+    stop = asyncio.Event()
+    batches = asyncio.create_task(screen_batches(url, 2, 5_000, stop))
+    await asyncio.sleep(1.0)
+    lat, err, secs = await drive_raw(port, clients, duration)
+    stop.set()
+    done, batch_errors = await batches
+    _line("during two /v1/screen clients x 5,000 names", lat, err, secs)
+    print(f"  ({done} batches of 5,000 screened, {batch_errors} errors)")
+
+
 def in_process(repeat: int = 2000) -> float:
     from screener.screening import Screener
     from screener.shipment import Shipment, check_shipment
@@ -269,8 +337,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=100, help="clients in the many-clients phase")
     ap.add_argument("--rate", type=float, default=500, help="checks/s in the paced (open-loop) phase")
     ap.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure")
-    ap.add_argument("--upload-rows", type=int, default=50_000)
+    ap.add_argument("--upload-rows", type=int, default=None, help="default 50,000 (1,000,000 with --faults)")
+    ap.add_argument("--faults", action="store_true", help="the service under load (issue 14), 2 workers")
     args = ap.parse_args(argv)
+    if args.faults:
+        with tempfile.TemporaryDirectory() as tmp:
+            home = Path(tmp)
+            upload = make_upload(args.upload_rows or 1_000_000, home)
+            print(f"2 workers, 50 clients of /v1/check, {args.duration:g} s per loaded phase; a new server each")
+            for phase in (lambda s: during_upload(s.url, s.port, upload, 50, args.duration),
+                          lambda s: during_batches(s.url, s.port, 50, args.duration)):
+                server = ServerProcess(2, home)
+                try:
+                    server.wait_ready()
+                    time.sleep(3.0)  # both workers up
+                    asyncio.run(drive(server.url, 8, 2.0))  # warm up every worker
+                    asyncio.run(phase(server))
+                finally:
+                    server.stop()
+        return 0
+    args.upload_rows = args.upload_rows or 50_000
 
     per_party = in_process()
     print(f"in process: check_shipment {per_party * 1000:.3f} ms per party "

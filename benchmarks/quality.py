@@ -10,6 +10,10 @@ Prints, for the labelled development set and for a synthetic set made by rule fr
   * nomenklatura's name matcher when the optional `bench` extra is installed.
 With --csl-negatives, every entity name of the real CSL sample in ../shared/data (less the rows that
 are the listed parties themselves) is screened as a name that must stay clear.
+With --pairs, the labelled pair set in ../shared/eval/name_pairs is scored pair by pair in both
+directions (`compare(name1, name2)` and `compare(name2, name1)`): AUC and best F1 per direction, beside
+nomenklatura logic-v2's frozen scores on the same pairs, sliced by schema, category and label quality,
+and every STRONG pair's verdict at the default threshold (`--pairs-only` skips the other sets).
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from rapidfuzz import fuzz, process
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import Labelled, clean_names, variants  # noqa: E402
 
-from screener.names.normalize import normalize  # noqa: E402
 from screener.screening import DEFAULT_THRESHOLD, Screener  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -66,11 +69,131 @@ def load_csl_negatives(limit: int | None = None) -> list[Labelled]:
     return out[:limit] if limit else out
 
 
+PAIRS = SHARED / "eval" / "name_pairs"
+
+
+def load_pairs() -> list[dict[str, str]]:
+    """The labelled pairs, with logic-v2's frozen score (0..1) where it has one."""
+    path = PAIRS / "nomenklatura_name_bench.csv"
+    if not path.exists():
+        return []
+    frozen: dict[tuple[str, str], float] = {}
+    if (PAIRS / "nomenklatura_logicv2_scores.csv").exists():
+        with (PAIRS / "nomenklatura_logicv2_scores.csv").open(encoding="utf-8") as fh:
+            frozen = {(r["name1"], r["name2"]): float(r["score"]) for r in csv.DictReader(fh)}
+    with path.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        r["logic_v2"] = frozen.get((r["name1"], r["name2"]))  # type: ignore[assignment]
+    return rows
+
+
+def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """Area under the ROC curve: the chance a random match outscores a random non-match (ties half)."""
+    order = sorted(range(len(scores)), key=lambda i: scores[i])
+    ranks = [0.0] * len(scores)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    n_pos = sum(labels)
+    n_neg = len(labels) - n_pos
+    if not n_pos or not n_neg:
+        return float("nan")
+    return (sum(r for r, y in zip(ranks, labels) if y) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def f1_at(scores: Sequence[float], labels: Sequence[bool], t: float) -> float:
+    tp = sum(1 for s, y in zip(scores, labels) if s >= t and y)
+    fp = sum(1 for s, y in zip(scores, labels) if s >= t and not y)
+    fn = sum(1 for s, y in zip(scores, labels) if s < t and y)
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def best_f1(scores: Sequence[float], labels: Sequence[bool]) -> tuple[float, float]:
+    """The best F1 over every threshold, and that threshold."""
+    return max(((f1_at(scores, labels, t), t) for t in sorted(set(scores))), default=(0.0, 0.0))
+
+
+def pair_report(screener: Screener, rows: list[dict[str, str]], threshold: float, show: int) -> None:
+    labels = [r["is_match"] == "true" for r in rows]
+    t0 = time.perf_counter()
+    fwd = [screener.compare(r["name1"], r["name2"]).score for r in rows]
+    bwd = [screener.compare(r["name2"], r["name1"]).score for r in rows]
+    per = (time.perf_counter() - t0) / (2 * len(rows)) * 1e6
+    print(f"\n## labelled name pairs ({len(rows)} pairs, {sum(labels)} matches; {per:.0f} µs a comparison)")
+    frozen = [i for i, r in enumerate(rows) if r["logic_v2"] is not None]
+    print(f"{'matcher':<44}{'pairs':>6}{'AUC':>7}{'best F1':>9}{'at':>6}{'F1 at thr':>11}")
+
+    def line(label: str, idx: Sequence[int], scores: Sequence[float], thr: float | None) -> None:
+        s = [scores[i] for i in idx]
+        y = [labels[i] for i in idx]
+        f1, at = best_f1(s, y)
+        at_thr = f"{f1_at(s, y, thr):>11.3f}" if thr is not None else f"{'':>11}"
+        print(f"{label:<44}{len(idx):>6}{auc(s, y):>7.3f}{f1:>9.3f}{at:>6.1f}{at_thr}")
+
+    everything = range(len(rows))
+    line("screener name1 -> name2", everything, fwd, threshold)
+    line("screener name2 -> name1", everything, bwd, threshold)
+    pooled_s, pooled_y = fwd + bwd, labels + labels
+    f1, at = best_f1(pooled_s, pooled_y)
+    print(f"{'screener, both directions pooled':<44}{len(pooled_s):>6}{auc(pooled_s, pooled_y):>7.3f}"
+          f"{f1:>9.3f}{at:>6.1f}{f1_at(pooled_s, pooled_y, threshold):>11.3f}")
+    if frozen:
+        v2 = [100 * r["logic_v2"] if r["logic_v2"] is not None else 0.0 for r in rows]  # type: ignore[operator]
+        line("screener name1 -> name2, logic-v2's pairs", frozen, fwd, threshold)
+        line("screener name2 -> name1, logic-v2's pairs", frozen, bwd, threshold)
+        line("nomenklatura logic-v2 (frozen scores)", frozen, v2, None)
+
+    def slices(key: str) -> None:
+        groups: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(rows):
+            groups[r[key] or "(none)"].append(i)
+        print(f"\nby {key} (screener, worse direction at threshold {threshold:g}; AUC of the worse direction):")
+        print(f"  {key:<30}{'n':>5}{'match':>7}{'AUC':>7}{'recall':>8}{'FPR':>7}{'logic-v2 AUC':>14}")
+        for name, idx in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+            if len(idx) < 5 and key == "category":
+                continue
+            y = [labels[i] for i in idx]
+            low = [min(fwd[i], bwd[i]) for i in idx]
+            high = [max(fwd[i], bwd[i]) for i in idx]
+            pos, neg = sum(y), len(y) - sum(y)
+            recall = sum(1 for s, t in zip(low, y) if t and s >= threshold) / pos if pos else float("nan")
+            fpr = sum(1 for s, t in zip(high, y) if not t and s >= threshold) / neg if neg else float("nan")
+            a = min(auc([fwd[i] for i in idx], y), auc([bwd[i] for i in idx], y))
+            fz = [i for i in idx if rows[i]["logic_v2"] is not None]
+            v2a = auc([rows[i]["logic_v2"] for i in fz], [labels[i] for i in fz])  # type: ignore[misc]
+            print(f"  {name[:30]:<30}{len(idx):>5}{pos:>7}{a:>7.3f}{recall:>8.1%}{fpr:>7.1%}{v2a:>14.3f}")
+
+    slices("schema")
+    slices("quality")
+    slices("category")
+    strong = [i for i, r in enumerate(rows) if r["quality"] == "STRONG"]
+    wrong = [i for i in strong if any((s >= threshold) != labels[i] for s in (fwd[i], bwd[i]))]
+    print(f"\nSTRONG pairs right at threshold {threshold:g} in both directions: {len(strong) - len(wrong)} of {len(strong)}")
+    for i in wrong:
+        r = rows[i]
+        print(f"  WRONG {r['is_match']:<5} {r['name1']!r} ~ {r['name2']!r}: {fwd[i]:.1f} / {bwd[i]:.1f}")
+    if show:
+        errors = sorted(
+            (i for i in everything if any((s >= threshold) != labels[i] for s in (fwd[i], bwd[i]))),
+            key=lambda i: -abs(min(fwd[i], bwd[i]) - threshold),
+        )
+        print(f"\n{len(errors)} pairs wrong at {threshold:g} in at least one direction; the {show} furthest off:")
+        for i in errors[:show]:
+            r = rows[i]
+            print(f"  {r['is_match']:<5} {r['quality']:<6} {fwd[i]:5.1f} {bwd[i]:5.1f}  {r['name1']!r} ~ {r['name2']!r}")
+
+
 def screener_scorer(screener: Screener) -> Scorer:
     """The best candidate down to a score of 20, so the curve can show thresholds below the report floor."""
 
     def score(name: str) -> tuple[float, str | None]:
-        found = screener.index.match(normalize(name), floor=20.0, limit=1)
+        found = screener.index.match_name(name, floor=20.0, limit=1)
         if not found:
             return (0.0, None)
         party, _, scored = found[0]
@@ -209,9 +332,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--csl-negatives", action="store_true")
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--pairs", action="store_true", help="also score the labelled pair set")
+    ap.add_argument("--pairs-only", action="store_true", help="only the labelled pair set")
+    ap.add_argument("--show", type=int, default=0, help="with --pairs: print this many wrong pairs")
     args = ap.parse_args(argv)
 
     screener = Screener.default(threshold=args.threshold)
+    if args.pairs or args.pairs_only:
+        pairs = load_pairs()
+        if pairs:
+            pair_report(screener, pairs, args.threshold, args.show)
+        else:
+            print(f"(pair set not found in {PAIRS}: skipped)")
+        if args.pairs_only:
+            return 0
     scorers: dict[str, tuple[Scorer, float | None]] = {
         "screener": (screener_scorer(screener), args.threshold),
         "baseline: WRatio lower-case": (wratio_scorer(screener), None),

@@ -28,8 +28,9 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
+from screener.lifetime import die_with_parent
 from screener.models import InputRow, RestrictedList, RowResult
 from screener.screening import Screener
 
@@ -112,6 +113,7 @@ _POOL_SCREENER: Screener | None = None
 def _pool_init(screener: Screener | None, lists: Lists | None, threshold: float) -> None:
     """Pool worker start: keep the forked parent's Screener, or build one from the lists (spawn)."""
     global _POOL_SCREENER
+    die_with_parent()  # a killed `screen` takes its workers with it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the pool
     _POOL_SCREENER = screener if screener is not None else Screener(lists or [], threshold=threshold)
 
@@ -241,7 +243,7 @@ class PoolScreen:
             self._finalizer()
         self._executor = None
 
-    def __enter__(self) -> PoolScreen:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -276,7 +278,7 @@ class DaskScreen:
         self._finalizer = weakref.finalize(self, _close_dask, client, cluster)
         try:
             versions = set(client.run(_worker_version).values())
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of a remote worker, named in one line
             self.close()
             raise ValueError(f"Dask workers cannot run screener (install it on every worker): {exc}") from None
         from screener import __version__
@@ -314,7 +316,7 @@ class DaskScreen:
     def close(self) -> None:
         self._finalizer()
 
-    def __enter__(self) -> DaskScreen:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

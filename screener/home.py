@@ -2,6 +2,9 @@
 
 `SCREENER_HOME` when set, else the per-user data folder (platformdirs), so the CLI, the service and
 the web page of one user share the same lists and audit trail.
+
+What lives here is customer data and credentials, so it is private to the user: folders screener
+creates here are 0700 and files 0600, whatever the umask (`private_dir`, `file_mode`).
 """
 
 from __future__ import annotations
@@ -12,11 +15,33 @@ from pathlib import Path
 from platformdirs import user_data_path
 
 HOME_ENV = "SCREENER_HOME"
+PRIVATE_DIR, PRIVATE_FILE, SHARED_FILE = 0o700, 0o600, 0o666
+
+
+def home_path() -> Path:
+    """Where the home folder is, without creating it."""
+    env = os.environ.get(HOME_ENV)
+    return Path(env).expanduser() if env else user_data_path("screener", appauthor=False)
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` and any missing parents as 0700 folders (existing folders are left as they are)."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        os.chmod(folder, PRIVATE_DIR)  # mkdir's mode is masked by the umask
+    return path
 
 
 def home() -> Path:
-    """The home folder, created on first use."""
-    env = os.environ.get(HOME_ENV)
-    path = Path(env).expanduser() if env else user_data_path("screener", appauthor=False)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The home folder, created private on first use."""
+    return private_dir(home_path())
+
+
+def file_mode(target: Path) -> int:
+    """The mode for a new file: private under the home folder, else the umask decides as usual."""
+    try:
+        inside = target.resolve().is_relative_to(home_path().resolve())
+    except OSError:
+        inside = False
+    return PRIVATE_FILE if inside else SHARED_FILE

@@ -10,9 +10,17 @@ import hashlib
 import json
 from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    computed_field,
+    field_validator,
+    model_serializer,
+)
 
 QUOTE_MAX = 300
 
@@ -55,18 +63,44 @@ class Source(BaseModel):
     document_number: str | None = None
     url: str | None = None
     quote: str | None = Field(default=None, max_length=QUOTE_MAX)
+    note: str | None = Field(default=None, description="what the stored copy does not show, in plain words")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_note(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave `note` out when empty, so lists stored before it existed keep their content hash."""
+        data = handler(self)
+        if data.get("note") is None:
+            data.pop("note", None)
+        return data
+
+    def reference(self) -> str:
+        """The document as a reader looks it up: notice citation and FR Doc, or headline and publisher.
+
+        An article's file id is only a secondary key, shown when it has no headline.
+        """
+        if self.kind == "notice":
+            parts = [self.citation or self.id]
+            if self.document_number:
+                parts.append(f"FR Doc. {self.document_number}")
+            parts += [f'"{self.title}"' if self.title else "", self.date or "", self.url or ""]
+        else:
+            parts = [f'"{self.title}"' if self.title else self.id, self.publisher or "", self.date or ""]
+            if self.kind == "list_file" and self.url:
+                parts.append(self.url)
+        return ", ".join(p for p in parts if p)
+
+    def short(self) -> str:
+        """A few words naming the document, for a match row that links to the full citation."""
+        if self.kind == "notice":
+            return self.citation or self.id
+        if self.publisher:
+            return self.publisher
+        title = self.title or self.id
+        return title if len(title) <= 40 else title[:38].rstrip() + "…"
 
     def label(self) -> str:
-        """One-line human form used in reports and flat outputs."""
-        head = self.citation or self.id
-        parts = [head]
-        if self.title:
-            parts.append(f'"{self.title}"')
-        if self.publisher:
-            parts.append(self.publisher)
-        if self.date:
-            parts.append(self.date)
-        text = ", ".join(parts)
+        """One-line human form used in flat outputs: the reference, then the quote."""
+        text = self.reference()
         if self.quote:
             text += f': "{self.quote}"'
         return text
@@ -127,6 +161,24 @@ class Party(BaseModel):
         return out
 
 
+class ListCoverage(BaseModel):
+    """What a list covers and what it does not, said next to every result screened against it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    covers: str
+    not_covered: list[str] = Field(default_factory=list)
+    advice: str | None = None
+
+    def text(self) -> str:
+        parts = [self.covers.rstrip(".") + "."]
+        if self.not_covered:
+            parts.append("Not covered: " + "; ".join(self.not_covered).rstrip(".") + ".")
+        if self.advice:
+            parts.append(self.advice)
+        return " ".join(parts)
+
+
 class RestrictedList(BaseModel):
     """A named, versioned list of parties. The content hash identifies the exact version screened."""
 
@@ -136,6 +188,7 @@ class RestrictedList(BaseModel):
     title: str | None = None
     version: str = "unversioned"
     description: str | None = None
+    coverage: ListCoverage | None = None
     parties: list[Party]
 
     @field_validator("parties")
@@ -165,14 +218,16 @@ class Status(StrEnum):
 
 
 class InputRow(BaseModel):
-    """One party to screen, with where it came from so every result can be traced to its row."""
+    """One party to screen (one party cell of a file row), traced to its sheet, row and column."""
 
     name: str | None
     country: str | None = None
     address: str | None = None
     sheet: str = ""
     row: int = 0  # 1-based row number as a spreadsheet user sees it (header included)
+    column: str = ""  # the party column's header label ("column B" when blank); "" outside files
     not_screened_reason: str | None = None  # set by readers for rows that cannot be screened
+    fields: dict[str, str] = Field(default_factory=dict, description="the row's filled cells by header")
 
 
 class TokenEvidence(BaseModel):
@@ -245,11 +300,57 @@ class Comparison(BaseModel):
     explanation: Explanation
 
 
+class OwnerLink(BaseModel):
+    """One holding in an ownership chain: `owner` holds `share_percent` of `entity` (None: unknown)."""
+
+    owner: str
+    entity: str
+    share_percent: float | None = None
+    owner_status: Literal["listed", "covered", "unknown", "not_listed"] = "not_listed"
+    where: str = Field(default="", description="the file, sheet, row and column the holding was read from")
+
+
+class OwnershipChain(BaseModel):
+    """Holdings from a direct owner up to a listed party, and the line an analyst reads."""
+
+    text: str = Field(description="e.g. 'Hikvision (listed: ...) -60%-> B Ltd -50%-> C GmbH'")
+    links: list[OwnerLink] = Field(description="the customer's direct owner first, the listed party last")
+
+
+class ListedOwner(BaseModel):
+    """A listed party found among the owners: the list entry an ownership outcome rests on."""
+
+    owner: str = Field(description="the owner's name as supplied")
+    entity_id: str
+    entity_name: str
+    list_name: str
+    score: float
+    fr_citation: str | None = None
+    licence_requirement: str | None = None
+    licence_policy: str | None = None
+
+
+class Ownership(BaseModel):
+    """The Affiliates Rule (50 percent) applied to the ownership supplied for one party."""
+
+    outcome: Literal["covered", "unknown_share", "minority", "no_listed_owner"]
+    rule_state: Literal["in_force", "suspended", "not_yet_effective"]
+    as_of: date = Field(description="the date the rule's state was decided for")
+    alert: bool = Field(description="needs review: holds a shipment and sets exit code 1")
+    listed_percent: float = Field(description="share held by listed and covered owners, known shares only")
+    possible_percent: float = Field(description="the most those owners may hold, counting unknown shares")
+    text: str = Field(description="the outcome in one sentence, with the chains")
+    chains: list[OwnershipChain] = Field(default_factory=list, description="one per listed or covered direct owner")
+    listed_owners: list[ListedOwner] = Field(default_factory=list)
+    licence_requirement: str | None = Field(default=None, description="the most restrictive of the owners'")
+
+
 class RowResult(BaseModel):
     """The outcome for one input row: every row gets exactly one."""
 
     sheet: str = ""
     row: int = 0
+    column: str = ""  # the party column screened (one result per screened party cell)
     input_name: str | None
     input_country: str | None = None
     input_address: str | None = None
@@ -259,6 +360,14 @@ class RowResult(BaseModel):
     not_screened_reason: str | None = None
     review: str | None = None  # "cleared by NAME on DATE: comment" when a recorded decision applies
     review_decision: Literal["false_positive", "confirmed"] | None = None
+    # the decision as recorded (screener.review.decisions): open | cleared | confirmed | pending_approval | escalated
+    review_status: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: str | None = None  # ISO 8601, UTC
+    review_comment: str | None = None
+    approved_by: str | None = None  # the supervisor who approved a strong match's clearance
+    fields: dict[str, str] = Field(default_factory=dict, description="the input row's filled cells by header")
+    ownership: Ownership | None = None  # the Affiliates Rule outcome when owners were supplied
 
     @property
     def best(self) -> Match | None:
@@ -266,15 +375,19 @@ class RowResult(BaseModel):
 
     @property
     def alert(self) -> bool:
-        """A potential match that no analyst has cleared as a false positive: this holds a shipment."""
+        """A potential match that no analyst has cleared as a false positive, or an ownership outcome
+        that needs review (a name clearance does not clear an owner): this holds a shipment."""
+        if self.ownership is not None and self.ownership.alert:
+            return True
         return self.status == Status.POTENTIAL_MATCH and self.review_decision != "false_positive"
 
     def record(self) -> dict[str, object]:
-        """The flat, machine-readable record (csv/json/jsonl), one per input row."""
+        """The flat, machine-readable record (csv/json/jsonl), one per screened party cell."""
         best = self.best
         return {
             "sheet": self.sheet,
             "row": self.row,
+            "column": self.column,
             "input_name": self.input_name,
             "input_country": self.input_country,
             "status": self.status.value,
@@ -289,6 +402,12 @@ class RowResult(BaseModel):
             "sources": " | ".join(s.label() for s in best.sources) if best else None,
             "not_screened_reason": self.not_screened_reason,
             "review": self.review,
+            "review_status": self.review_status or ("open" if self.status is Status.POTENTIAL_MATCH else None),
+            "reviewed_by": self.reviewed_by,
+            "reviewed_at": self.reviewed_at,
+            "review_comment": self.review_comment,
+            "approved_by": self.approved_by,
+            "ownership": self.ownership.text if self.ownership else None,
         }
 
 
@@ -306,9 +425,17 @@ class ListInfo(BaseModel):
     content_hash: str
     parties: int
     aliases: int
+    coverage: str | None = Field(default=None, description="what the list covers and what it does not")
 
     @classmethod
     def of(cls, key: str, lst: RestrictedList) -> ListInfo:
+        if lst.coverage is not None:
+            coverage = lst.coverage.text()
+        else:  # an imported official file: it covers what that file held, nothing else
+            coverage = (
+                f"{lst.title or lst.name} (version {lst.version}): the {len(lst.parties):,} records of the"
+                " official file as imported; only that file's parties, as of that file's date, are screened."
+            )
         return cls(
             key=key,
             name=lst.name,
@@ -316,6 +443,7 @@ class ListInfo(BaseModel):
             content_hash=lst.content_hash,
             parties=len(lst.parties),
             aliases=sum(len(p.all_names()) for p in lst.parties),
+            coverage=coverage,
         )
 
 
@@ -324,7 +452,30 @@ class InputInfo(BaseModel):
 
     file_name: str
     sha256: str
-    sheets: dict[str, int] = Field(default_factory=dict, description="data rows read per sheet")
+    sheets: dict[str, int] = Field(default_factory=dict, description="records (party cells) read per sheet")
+    data_rows: dict[str, int] = Field(default_factory=dict, description="data rows read per sheet")
+
+
+class ColumnUse(BaseModel):
+    """What one column of a sheet was used for, and how that was decided."""
+
+    column: str = Field(description="header label, or 'column B' when blank")
+    letter: str
+    use: Literal["party", "country", "address", "owner", "owner share", "not used"]
+    chosen_by: Literal["header", "content", "option"] | None = None
+    note: str | None = Field(default=None, description="why it is not screened, or what it pairs with")
+
+
+class SheetColumns(BaseModel):
+    """Per sheet: which column was screened as what, and which were not (the Summary shows it)."""
+
+    file_name: str
+    sheet: str
+    header_row: int
+    columns: list[ColumnUse] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    doubtful: list[str] = Field(
+        default_factory=list, description="party columns screened though they hold numbers or codes: never clear")
 
 
 class RunSummary(BaseModel):
@@ -339,6 +490,13 @@ class RunSummary(BaseModel):
     lists: list[ListInfo] = Field(default_factory=list)
     counts: dict[str, int] = Field(default_factory=dict, description="rows by status")
     alerts: int = Field(default=0, description="potential matches no analyst has cleared")
-    rows_read: int = 0
-    rows_reported: int = 0
+    rows_read: int = Field(default=0, description="records read: one per party cell of each data row")
+    rows_reported: int = Field(default=0, description="records reported, which must equal records read")
+    data_rows_read: int = 0
+    data_rows_reported: int = 0
+    columns: list[SheetColumns] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list, description="also printed on standard error")
+    allow_unscreened: bool = Field(default=False, description="not-screened records were treated as clear")
+    clear: bool = Field(default=False, description="every record screened and clear (screener.clearance)")
+    verdict: str = ""
     user: str | None = None

@@ -1,9 +1,11 @@
 """File to report in one pass: read → screen → write, with the row accounting that proves nothing is lost.
 
 Every input is opened (and its columns found) before any output exists, so a bad file fails with no
-report at all. Rows stream through one at a time; the writer is aborted on any error, so a partial
-output never survives. At the end the rows read per sheet must equal the rows reported, or the run
-fails.
+report at all. Records (one per party cell of a data row) stream through one at a time; the writer
+is aborted on any error, so a partial output never survives. At the end, per sheet, the records
+read must equal the records reported and every data row read must have been reported, or the run
+fails. The summary carries which column was screened as what, the readers' warnings, and the
+verdict (`screener.clearance`) that the exit code, the report and the JSON all state.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from pathlib import Path
 from typing import IO
 
 from screener import __version__
+from screener.clearance import verdict
 from screener.files.outputs import open_writer
 from screener.files.readers import InputSource, open_input
 from screener.files.writers import ResultWriter
 from screener.models import InputInfo, InputRow, RowResult, RunSummary, Status
+from screener.ownership.assess import OwnershipAssessment
+from screener.ownership.inputs import mark_owner_columns
 from screener.screening import Screener
 
 
@@ -72,27 +77,40 @@ def screen_sources(
     screen: ScreenFn | None = None,
     user: str | None = None,
     observe: Callable[[RowResult], None] | None = None,
+    allow_unscreened: bool = False,
+    ownership: OwnershipAssessment | None = None,
 ) -> RunSummary:
-    """Screen opened sources into `writer` and close it with the run's summary (abort on failure)."""
+    """Screen opened sources into `writer` and close it with the run's summary (abort on failure).
+
+    `allow_unscreened` lets not-screened records count as clear in the verdict (said in it).
+    `ownership` (an ownership file's graph) applies the Affiliates Rule; row owner columns apply always.
+    """
     started_at = datetime.now(UTC)
     t0 = time.monotonic()
     screen = screen or screener.screen_rows
+    ownership = ownership or OwnershipAssessment(screener)
     counts: Counter[str] = Counter()
     reported: Counter[tuple[str, str]] = Counter()
+    rows_reported: Counter[tuple[str, str]] = Counter()
     total = alerts = 0
     try:
         for src in sources:
-            for result in screen(src.rows()):
+            last: tuple[str, int] | None = None
+            for result in ownership.screen_fn(screen, src.file_name)(src.rows()):
                 writer.write(result)
                 if observe:
                     observe(result)
                 counts[result.status.value] += 1
                 alerts += result.alert
                 reported[(src.file_name, result.sheet)] += 1
+                if (result.sheet, result.row) != last:  # a row's records arrive together
+                    rows_reported[(src.file_name, result.sheet)] += 1
+                    last = (result.sheet, result.row)
                 total += 1
                 if progress:
                     progress.update(total)
-        inputs = [InputInfo(file_name=s.file_name, sha256=s.sha256, sheets=dict(s.rows_per_sheet)) for s in sources]
+        inputs = [InputInfo(file_name=s.file_name, sha256=s.sha256, sheets=dict(s.rows_per_sheet),
+                            data_rows=dict(s.data_rows)) for s in sources]
         rows_read = sum(sum(i.sheets.values()) for i in inputs)
         for info in inputs:
             for sheet, n in info.sheets.items():
@@ -101,8 +119,18 @@ def screen_sources(
                         f"{info.file_name}, sheet {sheet!r}: {n} rows read but "
                         f"{reported[(info.file_name, sheet)]} reported"
                     )
+            for sheet, n in info.data_rows.items():
+                if rows_reported[(info.file_name, sheet)] != n:
+                    raise AccountingError(
+                        f"{info.file_name}, sheet {sheet!r}: {n} data rows read but "
+                        f"{rows_reported[(info.file_name, sheet)]} reported"
+                    )
         if rows_read != total:
             raise AccountingError(f"{rows_read} rows read but {total} reported")
+        not_screened = counts.get(Status.NOT_SCREENED.value, 0)
+        columns = mark_owner_columns([usage for s in sources for usage in s.column_usage()])
+        outcome = verdict(alerts=alerts, not_screened=not_screened, screened=total - not_screened,
+                          allow_unscreened=allow_unscreened, doubtful=[c for u in columns for c in u.doubtful])
         summary = RunSummary(
             run_id=uuid.uuid4().hex[:12],
             tool_version=__version__,
@@ -115,6 +143,13 @@ def screen_sources(
             alerts=alerts,
             rows_read=rows_read,
             rows_reported=total,
+            data_rows_read=sum(sum(i.data_rows.values()) for i in inputs),
+            data_rows_reported=sum(rows_reported.values()),
+            columns=columns,
+            warnings=[w for s in sources for w in s.warnings],
+            allow_unscreened=allow_unscreened,
+            clear=outcome.clear,
+            verdict=outcome.reason,
             user=user,
         )
         writer.close(summary)
@@ -132,7 +167,7 @@ def screen_files(
     output: str | Path,
     *,
     sheet: str | None = None,
-    name_column: str | None = None,
+    name_column: str | Sequence[str] | None = None,
     country_column: str | None = None,
     address_column: str | None = None,
     quiet: bool = True,
@@ -140,8 +175,13 @@ def screen_files(
     user: str | None = None,
     stream: IO[str] | None = None,
     observe: Callable[[RowResult], None] | None = None,
+    allow_unscreened: bool = False,
+    ownership: OwnershipAssessment | None = None,
 ) -> RunSummary:
-    """Screen spreadsheet files into one output (.xlsx report, .csv, .json, .jsonl, or '-')."""
+    """Screen spreadsheet files into one output (.xlsx report, .csv, .json, .jsonl, or '-').
+
+    `name_column` may name several party columns; by default every party column is detected.
+    """
     sources = [
         open_input(
             Path(p),
@@ -154,5 +194,6 @@ def screen_files(
     ]
     writer = open_writer(output, screener.lists, stream=stream)
     return screen_sources(
-        screener, sources, writer, progress=Progress(not quiet), screen=screen, user=user, observe=observe
+        screener, sources, writer, progress=Progress(not quiet), screen=screen, user=user, observe=observe,
+        allow_unscreened=allow_unscreened, ownership=ownership,
     )

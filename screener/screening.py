@@ -7,10 +7,12 @@ an explanation but never lowers a strong name match.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from screener.missing import missing_marker
 from screener.models import (
     Comparison,
     InputRow,
@@ -24,9 +26,9 @@ from screener.models import (
 from screener.names.matcher import (
     REPORT_FLOOR,
     AliasIndex,
-    ad_hoc_alias,
-    prepare_unindexed,
-    score_alias,
+    IndexedAlias,
+    Scored,
+    compare_names,
 )
 from screener.names.normalize import normalize
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 
 DEFAULT_THRESHOLD = 75.0
 MAX_CANDIDATES = 5
+SEEN_NAMES = 50_000  # distinct names whose candidates a Screener keeps (repeated names screened once; 0: none)
 
 
 class Screener:
@@ -42,19 +45,40 @@ class Screener:
 
     def __init__(
         self,
-        lists: Sequence[tuple[str, RestrictedList]] | RestrictedList,
+        lists: Sequence[tuple[str, RestrictedList]] | RestrictedList | None,
         *,
         threshold: float = DEFAULT_THRESHOLD,
+        index: AliasIndex | None = None,
+        infos: Sequence[ListInfo] | None = None,
+        load_lists: Callable[[], list[tuple[str, RestrictedList]]] | None = None,
     ) -> None:
+        """`index`, `infos` and `load_lists` (instead of `lists`) come from the index cache."""
         if isinstance(lists, RestrictedList):
             lists = [("default", lists)]
         if not 0 <= threshold <= 100:
             raise ValueError(f"threshold must be between 0 and 100, not {threshold}")
-        self.lists: list[tuple[str, RestrictedList]] = list(lists)
+        self._lists: Sequence[tuple[str, RestrictedList]] | None = list(lists) if lists is not None else None
+        self._load_lists = load_lists
         self.threshold = float(threshold)
-        self.index = AliasIndex(self.lists)
+        self.index = index if index is not None else AliasIndex(self.lists)
         self._floor = min(REPORT_FLOOR, self.threshold)
-        self._infos: list[ListInfo] | None = None
+        self._infos: list[ListInfo] | None = list(infos) if infos is not None else None
+        self._seen: dict[str, list[tuple[int, IndexedAlias, Scored]] | None] = {}
+
+    @property
+    def lists(self) -> list[tuple[str, RestrictedList]]:
+        """The lists screened against; read from the index cache only when first needed (a report)."""
+        if self._lists is None:
+            assert self._load_lists is not None
+            self._lists = self._load_lists()
+        return list(self._lists)
+
+    @classmethod
+    def from_catalog(cls, names: Sequence[str], *, threshold: float = DEFAULT_THRESHOLD) -> Screener:
+        """Lists by catalog name, with the index kept on disk per list version (`screener.indexcache`)."""
+        from screener.indexcache import cached_screener
+
+        return cached_screener(list(names), threshold)
 
     @classmethod
     def default(cls, *, threshold: float = DEFAULT_THRESHOLD) -> Screener:
@@ -69,23 +93,43 @@ class Screener:
 
     def matches(self, name: str, country: str | None = None, address: str | None = None) -> list[Match]:
         """Candidates for one name, best first, down to the reporting floor."""
-        query = normalize(name)
-        found = self.index.match(query, floor=self._floor, limit=MAX_CANDIDATES)
+        found = self._found(name) or []
         return [
             self.index.to_match(party_idx, scored, _secondary(self.index.parties[party_idx][1], country, address))
             for party_idx, _, scored in found
         ]
 
+    def _found(self, name: str) -> list[tuple[int, IndexedAlias, Scored]] | None:
+        """The index's candidates for a name, None when it has no tokens; a repeated name is screened once.
+
+        Results depend on the name alone (country and address are added per row), so they are kept
+        per Screener, up to SEEN_NAMES distinct names (oldest dropped first).
+        """
+        if name in self._seen:
+            return self._seen[name]
+        found = self.index.match_name(name, floor=self._floor, limit=MAX_CANDIDATES)
+        if SEEN_NAMES:
+            if len(self._seen) >= SEEN_NAMES:
+                with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # another thread got there first
+                    del self._seen[next(iter(self._seen))]
+            self._seen[name] = found
+        return found
+
+    def _no_tokens(self, name: str | None) -> str | None:
+        return "name has no letters or digits" if name is not None and self._found(name) is None else None
+
     def screen_row(self, row: InputRow) -> RowResult:
         """Decide one row: not screened (with the reader's or our reason), clear, or potential match."""
-        base = dict(
-            sheet=row.sheet,
-            row=row.row,
-            input_name=row.name,
-            input_country=row.country,
-            input_address=row.address,
-        )
-        reason = row.not_screened_reason or _unusable(row.name)
+        base = {
+            "sheet": row.sheet,
+            "row": row.row,
+            "column": row.column,
+            "input_name": row.name,
+            "input_country": row.country,
+            "input_address": row.address,
+            "fields": row.fields,
+        }
+        reason = row.not_screened_reason or _unusable(row.name) or self._no_tokens(row.name)
         if reason:
             return RowResult(**base, status=Status.NOT_SCREENED, not_screened_reason=reason)
         assert row.name is not None
@@ -128,8 +172,7 @@ class Screener:
 
     def compare(self, name_a: str, name_b: str) -> Comparison:
         """Score `name_a` as input against `name_b` as if it were an alias on this screener's lists."""
-        alias = ad_hoc_alias(name_b, self.index.weight)
-        scored = score_alias(prepare_unindexed(normalize(name_a)), alias, self.index.weight)
+        scored = compare_names(name_a, name_b, self.index.weight)
         return Comparison(name_a=name_a, name_b=name_b, score=scored.score, explanation=scored.explanation)
 
 
@@ -148,8 +191,8 @@ def compare(name_a: str, name_b: str) -> Comparison:
 def _unusable(name: str | None) -> str | None:
     if name is None or not str(name).strip():
         return "empty name"
-    if not normalize(name).tokens:
-        return "name has no letters or digits"
+    if missing_marker(name) is not None:
+        return f"missing value ({name.strip()}), not a name"
     return None
 
 

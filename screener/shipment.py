@@ -17,18 +17,21 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from screener import __version__
-from screener.models import InputRow, ListInfo, RowResult, Source, Status
+from screener.clearance import verdict
+from screener.missing import NameText, OptionalFact
+from screener.models import InputRow, ListInfo, Ownership, RowResult, Source, Status
 from screener.screening import Screener
 
 MAX_PARTIES = 1_000
 MAX_NAME_CHARS = 1_000
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+MAX_OWNERS = 100  # per party or owner
 
 # (results, screener) -> results with analysts' decisions applied, e.g. `Store.apply_decisions`.
 ApplyDecisions = Callable[[Iterable[RowResult], Screener], Iterable[RowResult]]
@@ -47,14 +50,49 @@ class PartyRole(StrEnum):
     OTHER = "other"
 
 
+ROLE_SYNONYMS = {  # how people write the roles; anything else that is not a role is refused
+    "buyer": PartyRole.PURCHASER, "sold_to": PartyRole.PURCHASER, "customer": PartyRole.PURCHASER,
+    "consignee": PartyRole.ULTIMATE_CONSIGNEE, "ship_to": PartyRole.ULTIMATE_CONSIGNEE,
+    "intermediate": PartyRole.INTERMEDIATE_CONSIGNEE, "enduser": PartyRole.END_USER,
+    "freight_forwarder": PartyRole.FORWARDING_AGENT, "forwarder": PartyRole.FORWARDING_AGENT,
+}
+
+
+def party_role(value: object) -> object:
+    """'End User', 'end-user', 'Ultimate Consignee', 'Sold To' -> the role; other values pass to validation."""
+    if not isinstance(value, str):
+        return value
+    key = "_".join(value.strip().lower().replace("-", " ").replace("/", " ").split())
+    if key in PartyRole._value2member_map_:
+        return PartyRole(key)
+    return ROLE_SYNONYMS.get(key, value)
+
+
+class ShipmentOwner(BaseModel):
+    """An owner of a party or of another owner: screened like a party for the 50% Affiliates Rule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: NameText = Field(max_length=MAX_NAME_CHARS)
+    share_percent: float | None = Field(default=None, ge=0, le=100, description="absent or null: not known")
+    owners: list[ShipmentOwner] = Field(default_factory=list, max_length=MAX_OWNERS)
+
+
 class ShipmentParty(BaseModel):
     # Unknown keys are refused so that a misspelt field is an error, not a silently ignored value.
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
-    role: PartyRole = PartyRole.OTHER
-    name: str = Field(max_length=MAX_NAME_CHARS, description="as on the shipping documents")
-    country: str | None = Field(default=None, max_length=100, description="ISO 3166-1 alpha-2, e.g. CN")
-    address: str | None = Field(default=None, max_length=2_000)
+    role: Annotated[PartyRole, BeforeValidator(party_role)] = PartyRole.OTHER
+    # NaN, Infinity, "n/a"... as a name are errors naming the field (screener.missing), never a name.
+    name: NameText = Field(max_length=MAX_NAME_CHARS, description="as on the shipping documents")
+    country: OptionalFact = Field(default=None, max_length=100, description="ISO 3166-1 alpha-2, e.g. CN")
+    address: OptionalFact = Field(default=None, max_length=2_000)
+    customer_id: OptionalFact = Field(
+        default=None, max_length=200, description="your own id for this party: a review decision holds only for the same id"
+    )
+    owners: list[ShipmentOwner] = Field(
+        default_factory=list, max_length=MAX_OWNERS, description="owners with their share, for the Affiliates Rule"
+    )
 
 
 class Shipment(BaseModel):
@@ -84,6 +122,7 @@ class PartyDecision(BaseModel):
     sources: list[Source] = Field(default_factory=list)
     not_screened_reason: str | None = None
     review: str | None = None
+    ownership: Ownership | None = None
 
 
 class ShipmentDecision(BaseModel):
@@ -118,11 +157,36 @@ def check_shipment(
 
 
 def screen_parties(shipment: Shipment, screener: Screener) -> list[RowResult]:
-    """One result per party, in order (`row` is the 1-based party number)."""
-    return [
-        screener.screen_row(InputRow(name=p.name, country=p.country, address=p.address, row=i))
+    """One result per party, in order (`row` is the 1-based party number), with the ownership
+    outcome of every party that has owners (ShipmentError when that ownership cannot be true)."""
+    results = [
+        screener.screen_row(InputRow(name=p.name, country=p.country, address=p.address, row=i,
+                                     fields={"Customer ID": p.customer_id} if p.customer_id else {}))
         for i, p in enumerate(shipment.parties, start=1)
     ]
+    if any(p.owners for p in shipment.parties):
+        results = _assess_owners(shipment, screener, results)
+    return results
+
+
+def _assess_owners(shipment: Shipment, screener: Screener, results: list[RowResult]) -> list[RowResult]:
+    """Owners screened and the 50% rule applied per party; impossible ownership is a ShipmentError."""
+    from screener.ownership.assess import with_owners
+    from screener.ownership.graph import OwnershipError
+
+    try:
+        return with_owners(screener, results, [(p.name, p.owners, f"parties[{i}]")
+                                               for i, p in enumerate(shipment.parties)])
+    except (OwnershipError, ValueError) as exc:
+        raise ShipmentError(f"{shipment.id}: {exc}") from None
+
+
+def _alert_note(i: int, p: PartyDecision, threshold: float) -> str:
+    by_name = p.entity_name is not None and p.score is not None and p.score >= threshold
+    found = [f"potential match {p.entity_name} ({p.list_name}, score {p.score:.1f})"] if by_name else []
+    if p.ownership is not None and p.ownership.alert:
+        found.append(p.ownership.text)
+    return f'parties[{i}] {p.role.value} "{p.name}": ' + "; ".join(found)
 
 
 def decide(shipment: Shipment, results: list[RowResult], screener: Screener) -> ShipmentDecision:
@@ -130,19 +194,16 @@ def decide(shipment: Shipment, results: list[RowResult], screener: Screener) -> 
     parties = [_party_decision(p, r) for p, r in zip(shipment.parties, results, strict=True)]
     alerts = [(i, p) for i, p in enumerate(parties) if p.alert]
     unscreened = [(i, p) for i, p in enumerate(parties) if p.status is Status.NOT_SCREENED]
-    if alerts or unscreened:
+    outcome = verdict(alerts=len(alerts), not_screened=len(unscreened), screened=len(parties) - len(unscreened))
+    if not outcome.clear:
         decision: Literal["RELEASE", "HOLD"] = "HOLD"
-        notes = [
-            f'parties[{i}] {p.role.value} "{p.name}": potential match {p.entity_name} '
-            f"({p.list_name}, score {p.score:.1f})"
-            for i, p in alerts
-        ]
+        notes = [_alert_note(i, p, screener.threshold) for i, p in alerts]
         notes += [
             f'parties[{i}] {p.role.value} "{p.name}": not screened ({p.not_screened_reason}); '
             "a party that cannot be screened holds the shipment"
             for i, p in unscreened
         ]
-        reason = "; ".join(notes)
+        reason = "; ".join(notes) or outcome.reason
     else:
         decision = "RELEASE"
         cleared = sum(1 for p in parties if p.status is Status.POTENTIAL_MATCH)
@@ -181,6 +242,7 @@ def _party_decision(party: ShipmentParty, result: RowResult) -> PartyDecision:
         sources=best.sources if best else [],
         not_screened_reason=result.not_screened_reason,
         review=result.review,
+        ownership=result.ownership,
     )
 
 
@@ -271,7 +333,7 @@ def validation_message(errors: list[Any], skip: tuple[str, ...] = ()) -> str:
     """The first validation error as "field: message", with a count of the others."""
     first = errors[0]
     loc = [p for p in first.get("loc", ()) if p not in skip]
-    message = str(first.get("msg", "invalid")).replace("Field required", "field required")
+    message = str(first.get("msg", "invalid")).replace("Field required", "field required").removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
     text = f"{field_path(loc)}: {message}"
     if len(errors) > 1:

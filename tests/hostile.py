@@ -146,7 +146,7 @@ def damaged_member_xlsx(folder: Path) -> Path:
     rows = "".join(
         f'<row r="{i}"><c r="A{i}" t="inlineStr"><is><t>Company {i:06d} {os.urandom(8).hex()}</t>'
         "</is></c></row>"
-        for i in range(2, 40000)
+        for i in range(3, 40000)  # row 2 is SHEET's own
     )
     sheet = SHEET.replace("</sheetData>", rows + "</sheetData>").replace(
         "<sheetData>", '<dimension ref="A1:A40000"/><sheetData>')  # so openpyxl opens it lazily

@@ -139,7 +139,18 @@ def test_lists_with_no_command_prints_the_catalog_and_show_takes_a_name(tmp_path
     assert lines[1].startswith("default ")
     assert lines[2].split()[:2] == ["el", v.version] and " 1 " in lines[2]
     party = runner.invoke(app, ["lists", "show", "--list", "el", "--json"])
-    assert party.exit_code == 0 and json.loads(party.output)[0]["name"] == "Alpha Optics Co"
+    shown_list = json.loads(party.output)
+    assert party.exit_code == 0 and shown_list["parties"][0]["name"] == "Alpha Optics Co"
+    assert "official file as imported" in shown_list["coverage"]  # an imported list's own coverage line
     missing = runner.invoke(app, ["lists", "show", "--list", "nope"])
     assert missing.exit_code == 2 and "unknown list 'nope'" in missing.output
     assert runner.invoke(app, ["lists", "validate"]).exit_code == 0  # the bundled list, as before
+
+
+def test_a_source_without_a_note_dumps_as_before_so_stored_hashes_still_verify() -> None:
+    """`Source.note` came later: left out when empty, lists stored before it keep their content hash."""
+    from screener.models import Source
+
+    data = Source(kind="notice", id="2019-22210", citation="84 FR 54002").model_dump(mode="json")
+    assert "note" not in data
+    assert Source(kind="notice", id="x", note="the row text was not seen").model_dump()["note"]

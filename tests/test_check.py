@@ -68,12 +68,23 @@ def test_cleared_false_positive_releases_and_store_outage_holds():
     assert check_shipment(doc, screener, apply_decisions=lambda r, s: r).decision == "HOLD"
 
 
-def clear_in_store(store, screener: Screener, name: str) -> None:
-    """Record an analyst's false-positive decision for every candidate `name` matches."""
+def clear_in_store(store, screener: Screener, name: str, country: str | None = None, address: str | None = None) -> None:
+    """Record analyst ann's false-positive decision for every candidate `name` (country, address) matches,
+    approved by supervisor sue where four eyes are needed."""
+    from screener.review.decisions import Evidence
+
+    for user, role in (("ann", "analyst"), ("sue", "supervisor")):
+        if not store.user_exists(user):
+            store.add_user(user, "correct horse battery", role)
     parties = {(key, p.id): p for key, lst in screener.lists for p in lst.parties}
-    for m in screener.screen_name(name).matches:
-        party = parties[(m.list_key, m.entity_id)]
-        store.decide("ann", name, m.entity_id, m.list_key, party, screener.threshold, "false_positive", "other firm")
+    lists = dict(screener.lists)
+    row = screener.screen_name(name, country=country, address=address)
+    for m in row.matches:
+        made = store.decide("ann", Evidence.of(row), m, parties[(m.list_key, m.entity_id)],
+                            list_hash=lists[m.list_key].content_hash, list_version=lists[m.list_key].version,
+                            threshold=screener.threshold, decision="false_positive", comment="other firm")
+        if made.pending:
+            store.approve("sue", made.id)
 
 
 def test_clearance_recorded_in_the_store_releases(tmp_path):
@@ -111,7 +122,7 @@ def test_in_process_latency_per_party():
          "shipment.json: parties[2].name: field required"),
         ("s.json", '{"id": "S", "parties": []}', "s.json: parties: "),
         ("s.json", '{"id": "S", "parties": [', "s.json: not valid JSON"),
-        ("s.yaml", "id: S\nparties:\n  - name: A\n    role: buyer\n", "s.yaml: parties[0].role: "),
+        ("s.yaml", "id: S\nparties:\n  - name: A\n    role: pilot\n", "s.yaml: parties[0].role: "),
         ("s.yaml", "id: S\nparties: [\n", "s.yaml: not valid YAML"),
         ("s.yaml", "a: &x [1]\nb: *x\n", "aliases"),
         ("s.yaml", "- just a list\n", "s.yaml: the document must be a mapping"),
@@ -141,7 +152,9 @@ def test_cli_release_exits_0(tmp_path):
     proc = run("check", "--party", CLEAN[0], "--country", "SE", "--party", CLEAN[1], home=tmp_path)
     assert proc.returncode == 0, proc.stderr
     first, *rest = proc.stdout.splitlines()
-    assert first.startswith("RELEASE") and len(rest) == 2 and "(SE)" in rest[0]
+    parties = [line for line in rest if not line.lstrip().startswith("coverage of")]
+    assert first.startswith("RELEASE") and len(parties) == 2 and "(SE)" in parties[0]
+    assert any(line.lstrip().startswith("coverage of") for line in rest)  # what the clear rests on
 
 
 def test_cli_hold_exits_1_with_json(tmp_path):
@@ -176,7 +189,7 @@ def test_cli_errors_exit_2_never_0(tmp_path):
     assert_one_line_error(run("check", "-", stdin="", home=tmp_path), "empty document")
     assert_one_line_error(run("check", "-", stdin='{"id": "S", "parties": []}', home=tmp_path), "parties")
     assert_one_line_error(run("check", "--party", "A", "--country", "CN", "--country", "DE", home=tmp_path), "pair")
-    assert_one_line_error(run("check", "--party", "A", "--role", "buyer", home=tmp_path), "parties[0].role")
+    assert_one_line_error(run("check", "--party", "A", "--role", "pilot", home=tmp_path), "parties[0].role")
     assert_one_line_error(run("check", "--party", CLEAN[0], "--list", "no-such-list", home=tmp_path))
     proc = run("check", "--party", CLEAN[0], "--threshold", "150", home=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr

@@ -31,13 +31,13 @@ def test_sample_report_has_every_sheet_and_field(tmp_path):
     proc = run("screen", str(SAMPLES / "customer_master.xlsx"), "-o", str(out))
     assert proc.returncode == 1, proc.stderr
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames[:5] == ["Summary", "Potential matches", "All rows", "Restricted parties", "Sources"]
+    assert wb.sheetnames[:6] == ["Summary", "Legend", "Potential matches", "All rows", "Restricted parties", "Sources"]
     summary = " ".join(str(c.value) for row in wb["Summary"].iter_rows() for c in row if c.value is not None)
-    for needle in ["customer_master.xlsx", "us-entity-list-2019", "75", "potential_match", "clear", "not_screened"]:
+    for needle in ["customer_master.xlsx", "us-entity-list-2019", "75", "Potential match", "Clear", "Not screened"]:
         assert needle in summary, needle
     pm = list(wb["Potential matches"].iter_rows(values_only=True))
     header = [str(h).lower() for h in pm[0]]
-    for field in ["score", "matched alias", "explanation", "fr citation"]:
+    for field in ["score", "matched party", "why it matched", "technical trace"]:
         assert any(field in h for h in header), field
     assert any("source" in h for h in header)
     names = {r[header.index("input name")] for r in pm[1:]}
@@ -160,9 +160,22 @@ def test_recorded_decisions_apply_to_later_cli_runs(tmp_path, monkeypatch):
     assert first.returncode == 1, first.stderr
     store = Store.open()
     assert [r.rows_reported for r in store.list_runs()] == [2]
-    party = next(p for p in default_list().parties if p.id == "hikvision")
-    store.decide("alice", "Hikvision Europe B.V.", "hikvision", "default", party, 75.0, "false_positive",
-                 "EU distributor, checked against the customer's registry entry")
+    from screener.models import InputRow
+    from screener.review.decisions import Evidence
+    from screener.screening import Screener
+
+    # a clearance holds for the row's evidence (name and country) and a strong match needs four eyes
+
+    lst = default_list()
+    party = next(p for p in lst.parties if p.id == "hikvision")
+    store.add_user("alice", "correct horse battery")
+    store.add_user("sue", "correct horse battery", "supervisor")
+    (row,) = Screener.default().screen_rows([InputRow(name="Hikvision Europe B.V.", country="NL")])
+    made = store.decide("alice", Evidence.of(row), row.matches[0], party, list_hash=lst.content_hash,
+                        list_version=lst.version, threshold=75.0, decision="false_positive",
+                        comment="EU distributor, checked against the customer's registry entry")
+    if made.pending:  # a strong match: a second person approves
+        store.approve("sue", made.id)
     store.close()
     again = run("screen", str(src), "-o", "-")
     assert again.returncode == 0, again.stderr

@@ -12,6 +12,7 @@ import pytest
 import xlsxwriter
 from hostile import SHEET, WORKBOOK, raw_xlsx  # tests/ is on sys.path
 
+from screener.files.layout import CONTENT_SAMPLE_ROWS
 from screener.files.readers import InputError, open_input
 
 
@@ -48,14 +49,16 @@ def test_rows_out_of_order_are_refused_not_lost(tmp_path: Path, rows: list[tuple
 
 
 def test_rows_out_of_order_after_the_header_check_fail_while_streaming(tmp_path: Path) -> None:
-    rows = [("1", "Name"), *((str(n), f"Company {n}") for n in range(2, 40)), ("7", "Late Co")]
+    # beyond the rows open_input samples for the column content (issue 12), so found while streaming
+    last = CONTENT_SAMPLE_ROWS + 40
+    rows = [("1", "Name"), *((str(n), f"Company {n}") for n in range(2, last)), ("7", "Late Co")]
     path = raw_xlsx(tmp_path / "late.xlsx", sheet=sheet_with_rows(*rows))
     source = open_input(path)  # header fine
     seen = []
-    with pytest.raises(InputError, match="row 7 comes after row 39"):
+    with pytest.raises(InputError, match=f"row 7 comes after row {last - 1}"):
         for row in source.rows():
             seen.append(row.row)
-    assert seen == list(range(2, 40))
+    assert seen == list(range(2, last))
 
 
 def test_ascending_gaps_and_unnumbered_rows_still_read(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from screener.lists.partylist import (
     save_list,
     validate_list,
 )
-from screener.models import AliasKind, EntityType, RestrictedList
+from screener.models import AliasKind, EntityType, RestrictedList, Source
 
 SHARED = Path(os.environ.get("SCREENER_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
 ARTICLES = SHARED / "articles"
@@ -151,9 +151,57 @@ def test_every_article_quote_is_verbatim_in_shared_articles(bundled: RestrictedL
     assert cited > 0
 
 
+def test_sources_are_documents_a_reader_can_look_up(bundled: RestrictedList) -> None:
+    for party in bundled.parties:
+        assert {s.kind for s in party.sources} <= {"notice", "article"}, party.id
+        notice = next(s for s in party.sources if s.kind == "notice")
+        assert notice.citation and notice.document_number and notice.date and notice.title, party.id
+        assert notice.url and notice.url.startswith("https://www.federalregister.gov/"), party.id
+        for article in (s for s in party.sources if s.kind == "article"):
+            assert article.title and (article.publisher or article.note), (party.id, article.id)
+            assert article.id not in article.reference()  # the file id is only a secondary key
+    assert bundled.coverage is not None and "34 parties" in bundled.coverage.covers
+    assert any("Huawei" in gap and "more than 100" in gap for gap in bundled.coverage.not_covered)
+
+
+WORKING_NOTES = [
+    ("quote", "name from-memory-unverified; Chinese constructed (place verified-from-S17)"),
+    ("quote", "Verified: the regional bureau, **18** subordinate bureaus"),
+    ("note", "FR page 84 FR 54002 (taken from the brief)"),
+    ("note", "see [the notice](https://example.org)"),
+]
+
+
+@pytest.mark.parametrize(("field", "text"), WORKING_NOTES)
+def test_validate_rejects_working_notes_and_markdown(bundled: RestrictedList, field: str, text: str) -> None:
+    party = bundled.parties[0]
+    if field == "quote":
+        bad = Source(kind="notice", id="2019-22210", citation="84 FR 54002", quote=text)
+        party = party.model_copy(update={"sources": [*party.sources, bad]})
+    else:
+        party = party.model_copy(update={"unverified": [*party.unverified, text]})
+    problems = validate_list(bundled.model_copy(update={"parties": [party, *bundled.parties[1:]]}))
+    assert problems and all(p.startswith(f"{party.id}: ") for p in problems), problems
+
+
+def test_validate_rejects_quotes_from_the_working_file(bundled: RestrictedList) -> None:
+    party = bundled.parties[0]
+    ref = Source(kind="reference", id="entity-list-facts", quote="implicated in human-rights violations")
+    broken = bundled.model_copy(update={"parties": [party.model_copy(update={"sources": [*party.sources, ref]}),
+                                                    *bundled.parties[1:]]})
+    (problem,) = validate_list(broken)
+    assert "entity-list-facts" in problem and "cite the notice or an article" in problem
+
+
 @needs_reference
-def test_reference_quotes_are_verbatim(bundled: RestrictedList) -> None:
-    assert validate_list(bundled, reference_dir=REFERENCE) == []
+def test_no_note_or_quote_is_copied_from_the_working_file(bundled: RestrictedList) -> None:
+    """Notes, unverified facts and quotes speak to readers; none is lifted from the team's fact file."""
+    facts = normalize_ws((REFERENCE / "entity-list-facts.md").read_text(encoding="utf-8"))
+    for party in bundled.parties:
+        texts = [*party.unverified, *(a.note or "" for a in [*party.aliases, *party.addresses])]
+        texts += [s.quote or "" for s in party.sources] + [s.note or "" for s in party.sources]
+        for text in texts:
+            assert len(text) < 30 or normalize_ws(text) not in facts, (party.id, text)
 
 
 # --- the builder --------------------------------------------------------------------------------
@@ -314,13 +362,17 @@ def test_show_json_has_the_fields(cli) -> None:
     app, runner = cli
     result = runner.invoke(app, ["show", "--json"])
     assert result.exit_code == 0, result.output
-    records = json.loads(result.output)
+    data = json.loads(result.output)
+    assert data["name"] == "us-entity-list-2019" and "34 parties" in data["coverage"]
+    records = data["parties"]
     assert len(records) == 34
     hik = next(r for r in records if r["id"] == "hikvision")
     assert {"id", "name", "aliases", "entity_type", "fr_citation", "date_added", "sources"} <= set(hik)
     assert all({"name", "kind"} <= set(a) for a in hik["aliases"])
     table = runner.invoke(app, ["show"])
     assert table.exit_code == 0 and "hikvision" in table.output and "84 FR 54002" in table.output
+    assert "Coverage: The bundled list covers the 34 parties" in table.output
+    assert "Import the official lists" in " ".join(table.output.split())
 
 
 def test_validate_exit_codes(cli, bundled: RestrictedList, tmp_path: Path) -> None:

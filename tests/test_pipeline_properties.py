@@ -25,6 +25,7 @@ from screener.files.writers import inert
 from screener.models import Status
 from screener.pipeline import screen_files
 from screener.screening import Screener
+from screener.wording import STATUS_LABELS
 
 SCREENER = Screener.default()
 STATUSES = {s.value for s in Status}
@@ -120,10 +121,10 @@ def read_report(path: Path, batch: list[str]) -> None:
     book = openpyxl.load_workbook(path, read_only=True)
     try:
         rows = list(book["All rows"].iter_rows(values_only=True))
-        header = [str(h) for h in rows[0]]
+        header = [str(h).casefold() for h in rows[0]]
         records = [dict(zip(header, r)) for r in rows[1:]]
         assert [r["row"] for r in records] == list(range(2, len(batch) + 2))
-        assert all(r["status"] in STATUSES for r in records)
+        assert all(r["status"] in STATUS_LABELS.values() for r in records)  # the report's words for them
         total = next(r for r in book["Summary"].iter_rows(values_only=True) if r[0] == "Total")
         assert total[3] == total[4] == len(batch)
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -269,12 +268,13 @@ def test_missing_explicit_column(tmp_path: Path, kwargs: dict, role: str) -> Non
 
 
 def test_unrecognised_header_lists_headers(tmp_path: Path) -> None:
-    path = write_text(tmp_path / "odd.csv", "Firma,Land\nAcme,US\n")
+    # No label is known, so the first row may be data: never guess (issue 12 chose "Land" as a country).
+    path = write_text(tmp_path / "odd.csv", "Firma,Notiz\nAcme,US\n")
     with pytest.raises(ColumnNotFound) as caught:
         open_input(path)
-    assert caught.value.headers == ["Firma", "Land"]
+    assert caught.value.headers == ["Firma", "Notiz"]
     assert str(caught.value) == ('odd.csv: no name column recognised in the header (row 1); '
-                                 'choose one of: "Firma", "Land"')
+                                 'choose one of: "Firma", "Notiz"')
     rows, _ = read(path, name_column=caught.value.headers[0])
     assert rows[0].name == "Acme"
 
@@ -468,14 +468,14 @@ def test_openpyxl_uses_defusedxml(tmp_path: Path) -> None:
     """The prolog check refuses first; openpyxl's own parser must refuse too, without it."""
     import openpyxl.xml
 
-    from screener.files.readers import _Book
+    from screener.files.xlsx import Book
 
     assert openpyxl.xml.DEFUSEDXML
     path = billion_laughs_sheet(tmp_path)
     with pytest.raises(InputError, match="entities"):
         open_input(path)
     with pytest.raises(InputError, match="entities"):
-        book = _Book.open(path, path.name)  # bypasses the prolog check
+        book = Book.open(path, path.name)  # bypasses the prolog check
         try:
             list(book.records("Sheet1"))
         finally:
@@ -570,14 +570,13 @@ def test_property_raw_text_never_crashes(tmp_path: Path, lines: list[str], encod
     assert sum(source.rows_per_sheet.values()) == len(rows)
 
 
-def test_csv_throughput(tmp_path: Path) -> None:
+def test_a_large_csv_streams_every_row(tmp_path: Path) -> None:
+    """Every row of a 200,000-row file comes out (its speed is measured in benchmarks/speed.py)."""
     path = tmp_path / "big.csv"
     with path.open("w", encoding="utf-8") as fh:
         fh.write("Customer Name,Country,Address\n")
         for i in range(200_000):
             fh.write(f'Company {i} Ltd,US,"{i} Main St, Springfield"\n')
-    start = time.perf_counter()
-    count = sum(1 for _ in open_input(path).rows())
-    rate = count / (time.perf_counter() - start)
+    rows = open_input(path).rows()
+    count = sum(1 for _ in rows)
     assert count == 200_000
-    assert rate > 50_000, f"{rate:,.0f} rows/s"

@@ -288,15 +288,22 @@ def test_review_records_who_and_applies_to_the_next_upload(server: Server) -> No
     assert r.status_code == 303 and "msg=comment" in r.headers["location"]
     assert "A comment is required" in c.get(r.headers["location"]).text
     r = c.post(f"{page_url}/review", data={**form, "comment": "Different company: HK registry 1234"})
-    assert r.status_code == 303 and "msg=saved" in r.headers["location"]
+    # an exact alias: the clearance waits for a supervisor other than alice (issue 13: four eyes)
+    assert r.status_code == 303 and "msg=pending" in r.headers["location"]
     (decision,) = [d for d in server.store.list_decisions() if d.input_name == name]
-    assert decision.user == "alice" and decision.decision == "false_positive"
+    assert decision.user == "alice" and decision.decision == "false_positive" and decision.pending
+    assert "clearance pending approval: proposed by alice on" in c.get(page_url).text
+    if not server.store.user_exists("victor"):
+        server.store.add_user("victor", PASSWORD, "supervisor")
+    v = signin(server, "victor")
+    approval = {"csrf": csrf_of(v.get(page_url).text), "seq": seq, "decision_id": str(decision.id)}
+    assert "msg=approved" in v.post(f"{page_url}/approve", data=approval).headers["location"]
     assert "cleared by alice on" in c.get(page_url).text
 
     again = wait_run(c, upload(c, csv_bytes(name)).headers["location"])
     row = next(server.store.run_rows(again.rsplit("/", 1)[1], status="potential_match"))
     assert row.review_decision == "false_positive" and row.review.startswith("cleared by alice on ")
-    assert "1 cleared" in c.get(again).text
+    assert re.search(r'data-tile="cleared"><span class="n">1</span>', c.get(again).text)
     assert list(server.app.state.web.upload_dir.iterdir()) == []
 
 

@@ -1,7 +1,9 @@
 """The `screener` command: thin shells over the library API, one module per group of commands.
 
 Exit codes everywhere: 0 clear / release, 1 potential match / hold, 2 usage or input error (one line
-on standard error, never a traceback; set SCREENER_DEBUG=1 to see one).
+on standard error, never a traceback or a box; set SCREENER_DEBUG=1 to see a traceback). A reader
+that closes the pipe early (`screener screen x.csv -o - | head`) ends the run quietly with 1 (click
+does this): the output was not all delivered, so it is never 0.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 
 import typer
 
-from screener.cli import audit, check, lists, rescreen, screen
+from screener.cli import audit, check, decisions, lists, monitor, rescreen, screen
 
 app = typer.Typer(
     name="screener",
@@ -19,25 +21,44 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help and errors: no boxes, no `--help <bool>`
 )
 app.add_typer(lists.app, name="lists", help="Show, build, validate and import restricted-party lists.")
 screen.register(app)
 rescreen.register(app)
 audit.register(app)
+decisions.register(app)
 check.register(app)
+monitor.register(app)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def main() -> None:
-    """Console entry point: any unexpected error becomes one line and exit code 2."""
+    """Console entry point: usage errors and unexpected errors become one line and exit code 2."""
     try:
-        app(standalone_mode=True)
-    except SystemExit:
-        raise
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.stderr.write("screener: interrupted\n")
+        raise SystemExit(2) from None
+    except typer.TyperException as exc:  # click's usage errors, as typer re-exports them
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            sys.stdout.write(ctx.get_help() + "\n")  # a bare `screener lists`: its help, and 2 as click does
+            raise SystemExit(2) from None
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        sys.stderr.write(f"screener: error: {_one_line(exc.format_message())}{where}\n")
+        raise SystemExit(2) from None
     except KeyboardInterrupt:
         sys.stderr.write("screener: interrupted\n")
         raise SystemExit(2) from None
+    except SystemExit:
+        raise
     except Exception as exc:  # the last line of defence: a pipeline must never read a crash as success
         if os.environ.get("SCREENER_DEBUG"):
             raise
-        sys.stderr.write(f"screener: error: {type(exc).__name__}: {exc}".splitlines()[0] + "\n")
+        sys.stderr.write(_one_line(f"screener: error: {type(exc).__name__}: {exc}") + "\n")
         raise SystemExit(2) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

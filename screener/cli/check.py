@@ -15,9 +15,11 @@ from typing import Annotated, Any, Optional
 import typer
 
 from screener.cli.common import EXIT_CLEAR, EXIT_MATCH, fail, load_screener
+from screener.lists.coverage import coverage_lines
 from screener.models import RowResult
 from screener.screening import DEFAULT_THRESHOLD, Screener
 from screener.shipment import (
+    MAX_DOCUMENT_BYTES,
     ApplyDecisions,
     PartyRole,
     Shipment,
@@ -30,13 +32,13 @@ from screener.shipment import (
 )
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+SHUTDOWN_SECONDS = 10  # SIGTERM: requests still open after this are cut, so the server really stops
 keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
 
 
 def _read_document(file: str) -> Shipment:
-    if file == "-":
-        data = sys.stdin.buffer.read()
-        return parse_shipment(data, source="<stdin>")
+    if file == "-":  # one byte past the limit at most (refused as too large): a flood costs nothing
+        return parse_shipment(sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1), source="<stdin>")
     return load_shipment(file)
 
 
@@ -92,13 +94,18 @@ def _text(decision: ShipmentDecision) -> str:
         head = f"  {'HOLD' if holds else 'ok':4}  {p.role.value:22} {p.name}{where}"
         if p.not_screened_reason:
             tail = f"not screened: {p.not_screened_reason}"
+        elif p.ownership is not None and p.ownership.alert and p.entity_id is None:
+            tail = p.ownership.text
         elif p.alert or p.status.value == "potential_match":
             tail = f"{p.status.value} {p.score:.1f} {p.entity_id} {p.entity_name} [{p.list_name}]"
             if p.review:
                 tail += f"; {p.review}"
+            if p.ownership is not None:
+                tail += f"; ownership: {p.ownership.text}"
         else:
             tail = "clear" + (f" (best {p.score:.1f}: {p.entity_name})" if p.score is not None else "")
         lines.append(f"{head}: {tail}")
+    lines += [f"  coverage of {name}: {text}" for name, text in coverage_lines(decision.lists)]
     return "\n".join(lines)
 
 
@@ -160,6 +167,8 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="critical, error, warning, info, debug or trace.")] = "info",
     threshold: Annotated[Optional[float], typer.Option(min=0, max=100, help="Potential-match threshold (default 75; env SCREENER_THRESHOLD).")] = None,
     lists: Annotated[Optional[list[str]], typer.Option("--list", "-l", help="Lists to load: 'default' or imported names (env SCREENER_LISTS).")] = None,
+    proxy_headers: Annotated[bool, typer.Option(help="Behind a reverse proxy: trust its X-Forwarded-Proto and X-Forwarded-For (from --forwarded-allow-ips), so https is seen as https (Secure cookies, HSTS).")] = False,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(help="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted (default 127.0.0.1; '*' trusts any).")] = None,
 ) -> None:
     """Run the HTTP API (and the staff page). Keys: SCREENER_API_KEYS or `screener keys add`."""
     import os
@@ -178,7 +187,13 @@ def serve_command(
         HTTP_PROTOCOL,  # each worker warns at start-up when no API key is set
     )
 
-    options: dict[str, Any] = dict(host=host, port=port, log_level=log_level, proxy_headers=False, http=HTTP_PROTOCOL)
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": log_level,
+                               "proxy_headers": proxy_headers, "http": HTTP_PROTOCOL,
+                               "timeout_graceful_shutdown": SHUTDOWN_SECONDS}
+    if forwarded_allow_ips is not None:
+        if not proxy_headers:
+            fail("--forwarded-allow-ips goes with --proxy-headers")
+        options["forwarded_allow_ips"] = forwarded_allow_ips
     try:
         if workers > 1:
             # An import string, so that each worker process builds its own app (and matcher) once.

@@ -20,17 +20,19 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_ERROR)
 
 
+def plural(count: int, noun: str) -> str:
+    """'1 potential match', '16 potential matches', '2 rows'."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun}{'es' if noun.endswith(('s', 'sh', 'ch', 'x', 'z')) else 's'}"
+
+
 def load_screener(list_names: Sequence[str] | None, threshold: float = DEFAULT_THRESHOLD) -> Screener:
     """The default list, or the named lists (the default and/or lists imported under a name)."""
     names = list(list_names or ["default"])
     if names == ["default"]:
         return Screener.default(threshold=threshold)
-    from screener.lists.catalog import load_named_list
-
-    loaded = []
-    for name in names:
-        try:
-            loaded.append((name, load_named_list(name)))
-        except KeyError as exc:
-            fail(str(exc.args[0]) if exc.args else f"unknown list {name!r}")
-    return Screener(loaded, threshold=threshold)
+    try:
+        return Screener.from_catalog(names, threshold=threshold)  # the index is kept on disk per version
+    except KeyError as exc:
+        fail(str(exc.args[0]) if exc.args else "unknown list")

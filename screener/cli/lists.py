@@ -9,9 +9,10 @@ exit code 2, so scripts and CI can tell a bad list from a crash.
 from __future__ import annotations
 
 import json
+import textwrap
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -28,7 +29,7 @@ from screener.lists.partylist import (
     save_list,
     validate_list,
 )
-from screener.models import RestrictedList
+from screener.models import ListInfo, RestrictedList
 
 app = typer.Typer(
     help="The catalog of lists (with no command); build, show, validate and import lists.",
@@ -101,7 +102,7 @@ def catalog(
 def import_list(
     file: Annotated[Path, typer.Argument(help="The CSL .csv file, or the OFAC SDN folder (or its sdn.csv).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="csl or ofac-sdn.")],
-    name: Annotated[Optional[str], typer.Option("--name", help="Catalog name; default: the format name.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Catalog name; default: the format name.")] = None,
 ) -> None:
     """Import an official list file as a new version in the catalog; every unreadable row is listed."""
     from screener.lists.catalog import check_name, save_imported
@@ -150,9 +151,9 @@ def _need_dir(path: Path, what: str) -> None:
 
 @app.command()
 def build(
-    articles: Path = typer.Option(..., "--articles", help="Folder of news articles (*.txt)."),
+    articles: Annotated[Path, typer.Option("--articles", help="Folder of news articles (*.txt).")],
     list_path: Path | None = ListOpt,
-    reset: bool = typer.Option(False, "--reset", help="Drop existing article citations instead of checking them."),
+    reset: Annotated[bool, typer.Option("--reset", help="Drop existing article citations instead of checking them.")] = False,
 ) -> None:
     """Regenerate the list's article citations from the articles and rewrite the list file in place."""
     _need_dir(articles, "articles")
@@ -171,14 +172,21 @@ def build(
 
 @app.command()
 def show(
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON array of party records."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON: coverage and party records.")] = False,
     list_path: Path | None = NamedListOpt,
 ) -> None:
     """List the parties: a table for people, or JSON records for programs."""
-    _, lst = _load(list_path, named=True)
+    path, lst = _load(list_path, named=True)
+    coverage = ListInfo.of("default" if path == default_list_path() else str(path), lst).coverage
     if as_json:
-        records = [p.model_dump(mode="json") for p in lst.parties]
-        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        data = {
+            "name": lst.name,
+            "version": lst.version,
+            "content_hash": lst.content_hash,
+            "coverage": coverage,
+            "parties": [p.model_dump(mode="json") for p in lst.parties],
+        }
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     header = ("id", "name", "type", "date added", "FR citation", "aliases", "sources")
     rows = [
@@ -198,20 +206,20 @@ def show(
     for row in (header, tuple("-" * w for w in widths), *rows):
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     typer.echo(f"{lst.name} {lst.version}: {len(lst.parties)} parties")
+    typer.echo("")
+    typer.echo(textwrap.fill(f"Coverage: {coverage}", width=100))
 
 
 @app.command()
 def validate(
     list_path: Path | None = NamedListOpt,
-    articles: Path | None = typer.Option(None, "--articles", help="Also check article quotes against this folder."),
-    reference: Path | None = typer.Option(None, "--reference", help="Also check reference quotes (<id>.md files)."),
+    articles: Annotated[Path | None, typer.Option("--articles", help="Also check article quotes against this folder.")] = None,
 ) -> None:
-    """Check a list file: schema, ids, sources, and (given the folders) that every quote is verbatim."""
-    for folder, what in ((articles, "articles"), (reference, "reference")):
-        if folder is not None:
-            _need_dir(folder, what)
+    """Check a list file: schema, ids, wording, sources, and (given the articles) that every quote is verbatim."""
+    if articles is not None:
+        _need_dir(articles, "articles")
     _, lst = _load(list_path, named=True)
-    problems = validate_list(lst, articles, reference_dir=reference)
+    problems = validate_list(lst, articles)
     if problems:
         for problem in problems:
             typer.echo(problem, err=True)
@@ -219,3 +227,44 @@ def validate(
     aliases = sum(len(p.aliases) for p in lst.parties)
     sources = sum(len(p.sources) for p in lst.parties)
     typer.echo(f"OK: {len(lst.parties)} parties, {aliases} aliases, {sources} sources")
+
+
+@app.command()
+def update(
+    source: Annotated[str, typer.Option("--source", "-s", help="csl, ofac-sdn or all.")] = "all",
+    url: Annotated[str | None, typer.Option("--url", help="Mirror address (one source): the CSL file, or "
+                                               "the folder holding sdn.csv, alt.csv, add.csv.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Catalog name (one source); default csl / sdn.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Audit store URL (the monitored base).")] = None,
+) -> None:
+    """Download the official lists; a new version only when their content changed; re-screen the monitored base."""
+    from screener.lists.update import SOURCES, UpdateError, update_list
+
+    sources = list(SOURCES) if source == "all" else [source]
+    if any(s not in SOURCES for s in sources):
+        fail(f"unknown source {source!r}: use {', '.join(SOURCES)} or all")
+    if (url or name) and len(sources) > 1:
+        fail("--url and --name need one --source")
+    failed = []
+    for src in sources:
+        try:
+            result = update_list(src, url=url, name=name)
+        except (UpdateError, ValueError, OSError) as exc:
+            typer.echo(f"screener: error: {' '.join(str(exc).split())}", err=True)
+            failed.append(src)
+            continue
+        for note in result.notes:
+            typer.echo(f"note: {note}", err=True)
+        for row in result.skipped:
+            typer.echo(f"SKIPPED {row}", err=True)
+        got = ", ".join(f"{f} {n:,} bytes" for f, n in result.downloaded.items()) or "nothing downloaded"
+        typer.echo(f"{result.name}: {result.outcome.replace('_', ' ')}, version {result.version} ({got})")
+        if result.skipped:
+            typer.echo(f"WARNING: {len(result.skipped)} row(s) could not be read and are NOT in the list", err=True)
+        if result.changed:
+            from screener.review.monitor import after_update
+
+            for line in after_update(result.name, db_url=db):
+                typer.echo(line)
+    if failed:
+        fail(f"update failed for {', '.join(failed)}; the current versions stay")

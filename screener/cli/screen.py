@@ -10,8 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from screener.cli.common import EXIT_CLEAR, EXIT_MATCH, fail, load_screener
+from screener.cli.common import EXIT_CLEAR, EXIT_MATCH, fail, load_screener, plural
 from screener.files.readers import InputError
+from screener.lists.coverage import coverage_lines
 from screener.screening import DEFAULT_THRESHOLD
 
 ListOpt = Annotated[
@@ -36,7 +37,11 @@ def screen_command(
         str, typer.Option("--output", "-o", help="Report: .xlsx, or .csv/.json/.jsonl; '-' for JSON lines on stdout.")
     ],
     sheet: Annotated[Optional[str], typer.Option(help="Screen only this sheet of an .xlsx file.")] = None,
-    name_column: Annotated[Optional[str], typer.Option(help="Header, letter or number of the name column.")] = None,
+    name_column: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Header, letter or number of a party name column (repeatable); default: every "
+                     "party column found by its header."),
+    ] = None,
     country_column: Annotated[Optional[str], typer.Option(help="Header, letter or number of the country column.")] = None,
     address_column: Annotated[Optional[str], typer.Option(help="Header, letter or number of the address column.")] = None,
     threshold: ThresholdOpt = DEFAULT_THRESHOLD,
@@ -48,19 +53,31 @@ def screen_command(
     record: Annotated[bool, typer.Option(help="Record the run in the audit store (analysts' decisions apply).")] = False,
     db: Annotated[Optional[str], typer.Option(help="Audit store URL (default: SQLite under SCREENER_HOME).")] = None,
     user: Annotated[Optional[str], typer.Option(help="Who ran it, for the audit trail.")] = None,
+    allow_unscreened: Annotated[
+        bool, typer.Option(help="Treat records that could not be screened as clear (stated in the Summary).")
+    ] = False,
+    ownership: Annotated[
+        Optional[Path],
+        typer.Option(help="Ownership file or workbook (entity, owner, share_percent): owners are screened and "
+                     "the 50% Affiliates Rule applied."),
+    ] = None,
 ) -> None:
-    """Screen customer spreadsheets; exit 0 when every row is clear, 1 when any is a potential match.
+    """Screen customer spreadsheets: exit 0 only when every party cell was screened and is clear; 1 when
+    any is a potential match or could not be screened; 2 on a usage or input error.
 
     Potential matches an analyst cleared as false positives (in the audit store) do not count.
     """
     from screener.engine import make_screen_fn
+    from screener.lifetime import interrupt_on_sigterm
     from screener.pipeline import AccountingError, screen_files
 
+    interrupt_on_sigterm()  # SIGTERM unwinds like Ctrl-C: no staged output left, a recorded run marked failed
     screener = load_screener(lists, threshold)
     try:
         screen_fn = make_screen_fn(screener, workers=workers, engine=engine, scheduler=scheduler)
     except ValueError as exc:
         fail(str(exc))
+    assessment = _ownership(screener, ownership)
     store = _open_store(db, record)
     if store is not None:
         decide = store.apply_decisions
@@ -80,22 +97,50 @@ def screen_command(
             screen=screen_fn,
             user=user,
             observe=recorder.observe if recorder else None,
+            allow_unscreened=allow_unscreened,
+            ownership=assessment,
         )
+    except BrokenPipeError:
+        if recorder:
+            recorder.abort("the reader of standard output closed the pipe")
+        raise
+    except KeyboardInterrupt as exc:
+        if recorder:
+            recorder.abort(f"interrupted ({exc or 'SIGINT'})")
+        raise
     except (InputError, AccountingError, ValueError, OSError) as exc:
         if recorder:
             recorder.abort(str(exc))
         fail(str(exc))
     if recorder:
         recorder.finish(summary)
+    for warning in summary.warnings:  # always: a doubtful column choice must be seen
+        sys.stderr.write(f"screener: warning: {warning}\n")
     counts = summary.counts
     if output != "-" and not quiet:
         cleared = counts.get("potential_match", 0) - summary.alerts
         sys.stderr.write(
-            f"{summary.rows_reported} rows: {counts.get('potential_match', 0)} potential match"
+            f"{plural(summary.rows_reported, 'record')} from {plural(summary.data_rows_read, 'row')}: {plural(counts.get('potential_match', 0), 'potential match')}"
             f"{f' ({cleared} cleared by review)' if cleared else ''}, "
             f"{counts.get('clear', 0)} clear, {counts.get('not_screened', 0)} not screened → {output}\n"
         )
-    raise typer.Exit(EXIT_MATCH if summary.alerts else EXIT_CLEAR)
+    if not summary.clear and not quiet:
+        sys.stderr.write(f"screener: {summary.verdict}\n")
+    if not quiet:  # a clear row is only as wide as the lists: say what they cover
+        for name, text in coverage_lines(summary.lists):
+            sys.stderr.write(f"coverage of {name}: {text}\n")
+    raise typer.Exit(EXIT_CLEAR if summary.clear else EXIT_MATCH)
+
+
+def _ownership(screener, path: Path | None):  # type: ignore[no-untyped-def]
+    """The --ownership file read, its owners screened and its graph resolved, before any output exists."""
+    from screener.ownership.assess import OwnershipAssessment
+    from screener.ownership.inputs import read_ownership
+
+    try:
+        return OwnershipAssessment(screener, read_ownership(path) if path is not None else None)
+    except (InputError, ValueError, OSError) as exc:
+        fail(str(exc))
 
 
 def _open_store(db: str | None, record: bool):  # type: ignore[no-untyped-def]

@@ -1,23 +1,22 @@
-"""The Excel report, streamed with xlsxwriter in constant_memory mode.
+"""The Excel report, streamed with xlsxwriter in constant_memory mode, and made to print.
 
 Rows arrive one at a time and go straight to the "All rows" sheet, so memory stays flat however
 long the input. Potential matches must be sorted, so each one is spilled as a JSON line to a
-scratch file and only its sort key stays in memory. Everything else (Summary, Potential matches,
-Restricted parties, Sources) is written in `close()`, when the summary and the full set of matches
-are known. constant_memory only demands that each sheet is written top to bottom, so the Summary
-sheet is created first (first tab) and filled last.
+scratch file and only its sort key stays in memory. Everything else (Summary, Legend, Potential
+matches, Restricted parties, Sources, Ownership) is written in `close()`, when the summary and the
+full set of matches are known. constant_memory only demands that each sheet is written top to
+bottom, so the Summary and Legend sheets are created first (first tabs) and filled last.
 
-Sheets, in order: Summary, Potential matches, All rows, All rows (2)..., then Potential matches
-(2)... if there were more potential matches than one sheet holds (they can only be added at close),
-Restricted parties, Sources. Any table longer than `MAX_DATA_ROWS` continues on a numbered sheet
-with its own header.
+Sheets, in order: Summary, Legend, Potential matches, All rows, All rows (2)..., then Potential
+matches (2)... if there were more potential matches than one sheet holds (they can only be added
+at close), Restricted parties, Sources, Ownership (only when owners were supplied). Any table
+longer than `MAX_DATA_ROWS` continues on a numbered sheet with its own header.
 
-Safety. Every value from input or list data is written with `write_string` (or as the display text
-of an internal hyperlink), never `write`, so `=HYPERLINK(...)` stays text. xlsxwriter 3.3 in
-constant_memory mode copies any string that starts with `<r>` and ends with `</r>` into the sheet
-XML unescaped (it takes it for its own rich-text markup), which lets input data inject a formula
-cell; such strings are written as two rich-text runs instead, which are escaped and read back
-literally. Text longer than Excel's 32,767-character cell limit is cut and marked `[truncated]`.
+A deliverable, not a dump: human headers and values, the input's own columns (customer number and
+the rest, from `RowResult.fields`) beside each result, a plain-language "Why it matched" with the
+technical trace in its own unprinted column, short source references (S1, S2…) linking to the
+Sources sheet, and every sheet set up to print landscape, one page wide, header row repeated,
+run and list versions in the page header, page numbers in the footer (`screener.files.sheets`).
 
 Completeness. The workbook is written to a hidden temp file beside the target and renamed over it
 at the end of `close()`, which first checks that every row read was written (see
@@ -28,15 +27,30 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import xlsxwriter
-from xlsxwriter.format import Format
-from xlsxwriter.worksheet import Worksheet
 
+from screener.files.sheets import (
+    NUMBER,
+    SCORE,
+    TEXT,
+    TRACE,
+    WRAP,
+    Column,
+    Formats,
+    Table,
+    page_name,
+)
+from screener.files.summary_sheet import (
+    TITLE,
+    Tally,
+    print_header,
+    write_legend,
+    write_summary,
+)
 from screener.files.writers import ResultWriter, StagedFile, check_complete
 from screener.models import (
     ListInfo,
@@ -47,120 +61,115 @@ from screener.models import (
     Source,
     Status,
 )
+from screener.wording import (
+    ENTITY_TYPE_LABELS,
+    kind_label,
+    plain_explanation,
+    review_label,
+    status_label,
+)
+
+__all__ = ["MATCH_KEY_HEADERS", "SHEET_DECISIONS", "TITLE", "ReportWriter", "page_name", "write_report"]
 
 MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows less the header; lowered by tests
-MAX_CELL_CHARS = 32_767  # Excel's cell limit, in UTF-16 code units
-MAX_LINKS_PER_SHEET = 65_530  # Excel's hyperlink limit per worksheet
-MAX_COLUMN_WIDTH = 60
-TRUNCATED = " … [truncated]"
-TITLE = "Restricted-party screening report"
+MAX_FIELD_COLUMNS = 3  # input columns shown as columns of their own; the rest share one cell
+FIELD_WIDTH = 13
+OTHER_CELLS = Column("Other input cells", WRAP, 22)
 
-TEXT, WRAP, NUMBER, SCORE = "text", "wrap", "number", "score"
-
-
-class Column(NamedTuple):
-    header: str
-    kind: str
-
-
-MATCH_COLUMNS = (
-    Column("sheet", TEXT),
-    Column("input row", NUMBER),
-    Column("input name", TEXT),
-    Column("input country", TEXT),
-    Column("score", SCORE),
-    Column("candidate", NUMBER),
-    Column("status / review", TEXT),
-    Column("entity id", TEXT),
-    Column("entity name", TEXT),
-    Column("matched alias", TEXT),
-    Column("alias kind", TEXT),
-    Column("explanation", WRAP),
-    Column("list", TEXT),
-    Column("programme", TEXT),
-    Column("FR citation", TEXT),
-    Column("sources", WRAP),
+MATCH_HEAD = (
+    Column("Score", SCORE, 7),
+    Column("Input name", WRAP, 26),
+    Column("Sheet", WRAP, 11),
+    Column("Row", NUMBER, 6),
+    Column("Column", WRAP, 11),
+    Column("Country", TEXT, 8),
 )
-MATCH_LINK_COLUMN = 8  # entity name links to the party's row in Restricted parties
+MATCH_TAIL = (
+    Column("Matched party", WRAP, 24),
+    Column("Party id", TEXT, 16),  # links to the party's row in Restricted parties (short: links do not wrap)
+    Column("List", WRAP, 12),
+    Column("Why it matched", WRAP, 50),
+    Column("Sources", TEXT, 20),  # links to the first source's row in Sources
+    Column("Review", WRAP, 20),
+    # the two cells an analyst fills in for `screener decisions import`
+    Column("Decision", TEXT, 13),
+    Column("Comment", WRAP, 24),
+    Column("Technical trace", TRACE, 90),
+)
+# The headers `screener decisions import` reads a filled-in sheet by (screener.review.roundtrip).
+MATCH_KEY_HEADERS = {
+    "sheet": "Sheet",
+    "input row": "Row",
+    "input name": "Input name",
+    "entity id": "Party id",
+    "list": "List",
+    "Decision": "Decision",
+    "Comment": "Comment",
+}
+SHEET_DECISIONS = {"false positive": "false_positive", "confirmed": "confirmed", "escalate": "escalated"}
 
-ALL_ROWS_COLUMNS = (
-    Column("sheet", TEXT),
-    Column("row", NUMBER),
-    Column("input name", TEXT),
-    Column("input country", TEXT),
-    Column("input address", TEXT),
-    Column("status", TEXT),
-    Column("score", SCORE),
-    Column("entity id", TEXT),
-    Column("entity name", TEXT),
-    Column("matched alias", TEXT),
-    Column("not-screened reason", TEXT),
-    Column("review", TEXT),
+ALL_ROWS_HEAD = (
+    Column("Sheet", WRAP, 11),
+    Column("Row", NUMBER, 6),
+    Column("Column", WRAP, 11),
+    Column("Input name", WRAP, 28),
+    Column("Country", TEXT, 8),
+    Column("Address", WRAP, 26),
+)
+ALL_ROWS_TAIL = (
+    Column("Status", WRAP, 13),
+    Column("Score", SCORE, 7),
+    Column("Best candidate", WRAP, 24),
+    Column("Party id", WRAP, 13),
+    Column("Matched name", WRAP, 24),
+    Column("Note", WRAP, 34),
 )
 
 PARTY_COLUMNS = (
-    Column("list key", TEXT),
-    Column("list", TEXT),
-    Column("id", TEXT),
-    Column("name", TEXT),
-    Column("entity type", TEXT),
-    Column("country", TEXT),
-    Column("aliases", WRAP),
-    Column("addresses", WRAP),
-    Column("programme", TEXT),
-    Column("date added", TEXT),
-    Column("FR citation", TEXT),
-    Column("licence requirement", WRAP),
-    Column("licence policy", WRAP),
-    Column("unverified facts", WRAP),
-    Column("sources", WRAP),
+    Column("List", WRAP, 12),
+    Column("Party id", WRAP, 14),
+    Column("Name", WRAP, 26),
+    Column("Entity type", WRAP, 12),
+    Column("Country", TEXT, 8),
+    Column("Aliases", WRAP, 36),
+    Column("Addresses", WRAP, 30),
+    Column("Date added", TEXT, 11),
+    Column("FR citation", WRAP, 12),
+    Column("Licence", WRAP, 36),
+    Column("Not verified", WRAP, 36),
+    Column("Sources", WRAP, 50),
 )
 
 SOURCE_COLUMNS = (
-    Column("kind", TEXT),
-    Column("id", TEXT),
-    Column("title", WRAP),
-    Column("publisher", TEXT),
-    Column("date", TEXT),
-    Column("citation", TEXT),
-    Column("url", TEXT),
-    Column("cited by", WRAP),
+    Column("Ref", TEXT, 6),
+    Column("Kind", WRAP, 12),
+    Column("Document", WRAP, 40),
+    Column("Publisher", WRAP, 20),
+    Column("Date", WRAP, 12),
+    Column("FR citation", WRAP, 12),
+    Column("FR Doc", TEXT, 11),
+    Column("Link", WRAP, 30),
+    Column("Not shown in the stored copy", WRAP, 30),
+    Column("File id", WRAP, 16),
+    Column("Cited by", WRAP, 40),
 )
+SOURCE_KINDS = {"notice": "Federal Register notice", "article": "News article", "list_file": "Official list file"}
 
-
-def fit_cell(text: str) -> str:
-    """Cut text to Excel's cell limit, visibly, instead of letting Excel or xlsxwriter cut it."""
-    if len(text) <= MAX_CELL_CHARS // 2:  # cannot exceed the limit even if all surrogate pairs
-        return text
-    encoded = text.encode("utf-16-le")
-    if len(encoded) // 2 <= MAX_CELL_CHARS:
-        return text
-    keep = (MAX_CELL_CHARS - len(TRUNCATED)) * 2
-    return encoded[:keep].decode("utf-16-le", errors="ignore") + TRUNCATED
-
-
-def _is_rich_markup(text: str) -> bool:
-    return text.startswith("<r>") and text.endswith("</r>")
-
-
-def write_text(
-    ws: Worksheet, row: int, col: int, text: str, fmt: Format | None, run_format: Format
-) -> None:
-    """Write data as a literal string cell, whatever it looks like; fail rather than drop it.
-
-    `run_format` is the font of the second run when the text must be split into rich-text runs
-    (xlsxwriter ignores a rich string that has no format between its fragments).
-    """
-    text = fit_cell(text)
-    if _is_rich_markup(text):
-        parts: list[Any] = [text[:1], run_format, text[1:]]
-        if fmt is not None:
-            parts.append(fmt)
-        status = ws.write_rich_string(row, col, *parts)
-    else:
-        status = ws.write_string(row, col, text, fmt)
-    if status < 0:
-        raise RuntimeError(f"xlsxwriter refused a cell ({status}) at {ws.name}!R{row + 1}C{col + 1}")
+OWNERSHIP_COLUMNS = (
+    Column("sheet", TEXT),
+    Column("input row", NUMBER),
+    Column("input name", TEXT),
+    Column("outcome", TEXT),
+    Column("rule state", TEXT),
+    Column("as of", TEXT),
+    Column("listed share %", NUMBER),
+    Column("up to %", NUMBER),
+    Column("chain", NUMBER),
+    Column("chain: listed party -share-> ... -> customer", WRAP),
+    Column("list entry", WRAP),
+    Column("licence requirement", WRAP),
+    Column("explanation", WRAP),
+)
 
 
 def _score(value: float | None) -> float | None:
@@ -172,133 +181,127 @@ def _lines(items: Iterable[str]) -> str:
     return "\n".join(items)
 
 
-class _Formats:
-    def __init__(self, book: xlsxwriter.Workbook) -> None:
-        self.header = book.add_format(
-            {"bold": True, "bg_color": "#D9E1F2", "bottom": 1, "valign": "top", "text_wrap": True}
-        )
-        self.title = book.add_format({"bold": True, "font_size": 14})
-        self.section = book.add_format({"bold": True, "font_size": 12})
-        self.bold = book.add_format({"bold": True})
-        self.ok = book.add_format({"bold": True, "font_color": "#006100", "bg_color": "#C6EFCE"})
-        self.plain = book.add_format()
-        self.top = book.add_format({"valign": "top"})
-        self.wrap = book.add_format({"valign": "top", "text_wrap": True})
-        self.score = book.add_format({"valign": "top", "num_format": "0.0"})
-        self.decimal = book.add_format({"num_format": "0.0"})
-        self.link = book.add_format({"valign": "top", "font_color": "#0563C1", "underline": 1})
+def own_cells(result: RowResult) -> dict[str, str]:
+    """The input row's own cells, less the ones the result already shows (name, country, address)."""
+    shown = {result.input_name, result.input_country, result.input_address}
+    return {k: v for k, v in result.fields.items() if k != result.column and v not in shown}
 
 
-class _Page:
-    """One worksheet of a table: header, frozen top row, tracked widths, at most `limit` rows."""
+class FieldColumns:
+    """The input's own columns: the first few headers get a column each, the rest one shared cell.
 
-    def __init__(
-        self, book: xlsxwriter.Workbook, name: str, columns: Sequence[Column], fmts: _Formats
-    ) -> None:
-        self.name = name
-        self.ws = book.add_worksheet(name)
-        self.columns = columns
-        self.rows = 0
-        self.links = 0
-        self.widths = [len(c.header) for c in columns]
-        has_wrap = any(c.kind == WRAP for c in columns)
-        plain = fmts.top if has_wrap else None
-        self.kinds = [c.kind for c in columns]
-        self.cell_formats: list[Format | None] = [
-            {WRAP: fmts.wrap, SCORE: fmts.score}.get(c.kind, plain) for c in columns
-        ]
-        self.link_format = fmts.link
-        self.run_format = fmts.plain
-        for col, column in enumerate(columns):
-            self.ws.write_string(0, col, column.header, fmts.header)
-        self.ws.freeze_panes(1, 0)
+    `spare` keeps the shared cell even when every header known now has a column: All rows fixes its
+    columns at the first row, and a later sheet of the input may have other headers.
+    """
 
-    def add(self, values: Sequence[Any], link: tuple[int, str] | None = None) -> None:
-        """Append one row; `link` is (column, internal location) for that column's text."""
-        row = self.rows + 1
-        ws, widths, kinds, formats = self.ws, self.widths, self.kinds, self.cell_formats
-        for col, value in enumerate(values):
-            if value is None or value == "":
-                continue
-            if kinds[col] in (NUMBER, SCORE):
-                if ws.write_number(row, col, value, formats[col]) < 0:
-                    raise RuntimeError(f"xlsxwriter refused a number at {self.name}!R{row + 1}C{col + 1}")
-                continue
-            if len(value) > widths[col]:
-                widths[col] = len(value)
-            if link is not None and link[0] == col:
-                self._link(row, col, value, link[1])
-            else:
-                write_text(ws, row, col, value, formats[col], self.run_format)
-        self.rows = row
+    def __init__(self, keys: Iterable[str], *, spare: bool) -> None:
+        known = list(keys)
+        self.keys = known[:MAX_FIELD_COLUMNS]
+        self.other = bool(known) and (spare or len(known) > MAX_FIELD_COLUMNS)
+        self.columns = [Column(k, WRAP, FIELD_WIDTH) for k in self.keys] + ([OTHER_CELLS] if self.other else [])
 
-    def _link(self, row: int, col: int, text: str, location: str) -> None:
-        text = fit_cell(text)
-        if self.links >= MAX_LINKS_PER_SHEET or _is_rich_markup(text):
-            write_text(self.ws, row, col, text, self.cell_formats[col], self.run_format)
+    def cells(self, fields: dict[str, str]) -> list[str | None]:
+        values: list[str | None] = [fields.get(k) for k in self.keys]
+        if self.other:
+            values.append("\n".join(f"{k}: {v}" for k, v in fields.items() if k not in self.keys) or None)
+        return values
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[2, 3, 4, 6] -> 'S2–S4, S6'."""
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and runs[-1][1] == n - 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(f"S{a}" if a == b else f"S{a}–S{b}" for a, b in runs)
+
+
+def _short_refs(sources: Sequence[Source], refs: Sequence[tuple[str, str, str]]) -> str | None:
+    """'S1 84 FR 54002, S2–S6': documents other than articles by name, articles by number only."""
+    pairs = list(zip(sources, refs, strict=True))
+    named = list(dict.fromkeys(f"{ref} {short}" for s, (ref, short, _) in pairs if s.kind != "article"))
+    articles = [int(ref[1:]) for s, (ref, _, _) in pairs if s.kind == "article"]
+    if articles:
+        named.append(_ranges(articles))
+    return ", ".join(named) or None
+
+
+def _review_text(result: RowResult) -> str:
+    """The recorded review in words: status, who, when, why, who approved."""
+    if result.reviewed_by is None and result.review:
+        return result.review
+    text = review_label(result.review_status or "open")
+    if result.reviewed_by:
+        text += f" by {result.reviewed_by}"
+    if result.reviewed_at:
+        text += f" on {result.reviewed_at[:10]}"
+    if result.review_comment:
+        text += f": {result.review_comment}"
+    if result.approved_by:
+        text += f"; approved by {result.approved_by}"
+    return text
+
+
+def _decision_dropdown(page: Any) -> None:
+    """A drop-down of the decisions `screener decisions import` takes, on every match line."""
+    col = [c.header for c in page.columns].index(MATCH_KEY_HEADERS["Decision"])
+    page.ws.data_validation(1, col, max(page.rows, 1), col, {
+        "validate": "list",
+        "source": list(SHEET_DECISIONS),
+        "input_title": "Your decision",
+        "input_message": "false positive, confirmed or escalate; say why in Comment",
+        "error_title": "Not a decision",
+        "error_message": "Choose false positive, confirmed or escalate.",
+    })
+
+
+class OwnershipSheet:
+    """The Ownership sheet: one line per chain of every party with an Affiliates Rule outcome.
+
+    Lines are spilled to a scratch file as results stream in and written at close. The rule's state
+    is on every line, so a covered party while the rule is suspended reads as a red flag, not a match.
+    """
+
+    def __init__(self, scratch: str) -> None:
+        self._spill = tempfile.TemporaryFile(dir=scratch)  # noqa: SIM115 - closed by close()
+        self.lines = 0
+
+    def add(self, result: RowResult) -> None:
+        own = result.ownership
+        if own is None:
             return
-        self.links += 1
-        status = self.ws.write_url(row, col, f"internal:{location}", self.link_format, string=text)
-        if status < 0:
-            raise RuntimeError(f"xlsxwriter refused a link ({status}) at {self.name}!R{row + 1}C{col + 1}")
+        state = own.rule_state.replace("_", " ")
+        chains = own.chains or [None]
+        for number, chain in enumerate(chains, 1):
+            root = chain.links[-1].owner if chain else None
+            entries = [o for o in own.listed_owners if o.owner == root]
+            values = [
+                result.sheet, result.row, result.input_name,
+                own.outcome.replace("_", " ") + ("" if own.rule_state == "in_force" or own.outcome != "covered"
+                                                  else " (red flag: rule " + state + ")"),
+                state, own.as_of.isoformat(), own.listed_percent, own.possible_percent,
+                number if chain else None, chain.text if chain else None,
+                _lines(f"{o.entity_id} {o.entity_name} ({o.list_name}, score {o.score:g}"
+                       + (f", {o.fr_citation}" if o.fr_citation else "") + ")" for o in entries),
+                own.licence_requirement, own.text,
+            ]
+            self._spill.write(json.dumps(values, ensure_ascii=False).encode() + b"\n")
+            self.lines += 1
 
-    def finish(self, threshold: float) -> None:
-        ws = self.ws
-        ws.autofilter(0, 0, self.rows, len(self.columns) - 1)
-        for col, column in enumerate(self.columns):
-            width = max(self.widths[col], 8 if column.kind in (NUMBER, SCORE) else 0)
-            ws.set_column(col, col, min(MAX_COLUMN_WIDTH, width + 2))
-            if column.kind == SCORE and self.rows:
-                ws.conditional_format(
-                    1,
-                    col,
-                    self.rows,
-                    col,
-                    {
-                        "type": "3_color_scale",
-                        "min_type": "num",
-                        "min_value": 0,
-                        "mid_type": "num",
-                        "mid_value": min(max(threshold, 0), 100),
-                        "max_type": "num",
-                        "max_value": 100,
-                        "min_color": "#63BE7B",
-                        "mid_color": "#FFEB84",
-                        "max_color": "#F8696B",
-                    },
-                )
+    def write(self, book: xlsxwriter.Workbook, fmts: Formats, limit: int) -> Table | None:
+        """The sheet, or None when no party had owners (the report then has no Ownership sheet)."""
+        if not self.lines:
+            return None
+        table = Table(book, "Ownership", OWNERSHIP_COLUMNS, fmts, limit)
+        self._spill.seek(0)
+        for line in self._spill:
+            table.add(json.loads(line))
+        return table
 
-
-class _Table:
-    """A logical table spread over as many pages as the row limit requires."""
-
-    def __init__(
-        self,
-        book: xlsxwriter.Workbook,
-        title: str,
-        columns: Sequence[Column],
-        fmts: _Formats,
-        limit: int,
-    ) -> None:
-        self._book, self._fmts, self.title, self.columns, self.limit = book, fmts, title, columns, limit
-        self.pages: list[_Page] = []
-        self._page = self._new_page()
-
-    def _new_page(self) -> _Page:
-        name = page_name(self.title, len(self.pages))
-        page = _Page(self._book, name, self.columns, self._fmts)
-        self.pages.append(page)
-        return page
-
-    def add(self, values: Sequence[Any], link: tuple[int, str] | None = None) -> None:
-        if self._page.rows >= self.limit:
-            self._page = self._new_page()
-        self._page.add(values, link)
-
-
-def page_name(title: str, index: int) -> str:
-    """'All rows', 'All rows (2)', ...: the sheet holding the index-th page of a table."""
-    return title if index == 0 else f"{title} ({index + 1})"
+    def close(self) -> None:
+        self._spill.close()
 
 
 class ReportWriter(ResultWriter):
@@ -314,17 +317,19 @@ class ReportWriter(ResultWriter):
         self._limit = MAX_DATA_ROWS
         self._lists = list(lists)
         self._party_rows = self._locate_parties()
+        self._documents = self._number_sources()
         self._state = "open"
-        self._written = 0
-        self._counts: Counter[Status] = Counter()
-        self._by_sheet: Counter[str] = Counter()
+        self._tally = Tally()
+        self._all_fields: FieldColumns | None = None
+        self._match_fields: dict[str, None] = {}  # every own-cell header of a potential match, in order
         self._match_keys: list[tuple[float, int, int, int]] = []  # -row score, seq, rank, offset
         self._scratch = tempfile.TemporaryDirectory(
             prefix="screener-report-", dir=tmpdir, ignore_cleanup_errors=True
         )
         self._staged = StagedFile(path)
         try:
-            self._spill = tempfile.TemporaryFile(dir=self._scratch.name)
+            self._spill = tempfile.TemporaryFile(dir=self._scratch.name)  # noqa: SIM115 - closed by close()/abort()
+            self._ownership = OwnershipSheet(self._scratch.name)
             self._book = xlsxwriter.Workbook(
                 str(self._staged.path),
                 {
@@ -336,10 +341,11 @@ class ReportWriter(ResultWriter):
                     "strings_to_urls": False,
                 },
             )
-            self._fmts = _Formats(self._book)
+            self._fmts = Formats(self._book)
             self._summary = self._book.add_worksheet("Summary")
-            self._matches = _Table(self._book, "Potential matches", MATCH_COLUMNS, self._fmts, self._limit)
-            self._all_rows = _Table(self._book, "All rows", ALL_ROWS_COLUMNS, self._fmts, self._limit)
+            self._legend = self._book.add_worksheet("Legend")
+            self._matches = Table(self._book, "Potential matches", MATCH_HEAD + MATCH_TAIL, self._fmts, self._limit)
+            self._all_rows = Table(self._book, "All rows", ALL_ROWS_HEAD + ALL_ROWS_TAIL, self._fmts, self._limit)
         except BaseException:
             self._staged.discard()
             self._scratch.cleanup()
@@ -350,30 +356,37 @@ class ReportWriter(ResultWriter):
     def write(self, result: RowResult) -> None:
         if self._state != "open":
             raise RuntimeError(f"report writer is {self._state}")
-        self._written += 1
-        self._counts[result.status] += 1
-        self._by_sheet[result.sheet] += 1
+        tally = self._tally
+        tally.written += 1
+        tally.counts[result.status] += 1
+        tally.by_sheet[result.sheet] += 1
+        cells = own_cells(result)
+        if self._all_fields is None:  # the first row's own columns become columns of All rows
+            self._all_fields = FieldColumns(cells, spare=True)
+            self._all_rows.start(ALL_ROWS_HEAD + tuple(self._all_fields.columns) + ALL_ROWS_TAIL)
         best = result.matches[0] if result.matches else None
         self._all_rows.add(
             (
                 result.sheet,
                 result.row,
+                result.column,
                 result.input_name,
                 result.input_country,
                 result.input_address,
-                result.status.value,
+                *self._all_fields.cells(cells),
+                status_label(result.status, result.review_decision),
                 _score(result.score),
-                best.entity_id if best else None,
                 best.entity_name if best else None,
+                best.entity_id if best else None,
                 best.matched_alias if best else None,
-                result.not_screened_reason,
-                result.review,
+                result.not_screened_reason or result.review,
             )
         )
         if result.status is Status.POTENTIAL_MATCH:
-            self._stash_matches(result)
+            self._stash_matches(result, cells)
+        self._ownership.add(result)
 
-    def _stash_matches(self, result: RowResult) -> None:
+    def _stash_matches(self, result: RowResult, cells: dict[str, str]) -> None:
         """Spill one line per candidate; keep only (sort key, file offset) in memory.
 
         Lines sort by the row's score, then input order, then candidate rank, so a row's candidates
@@ -381,33 +394,39 @@ class ReportWriter(ResultWriter):
         """
         best = result.matches[0] if result.matches else None
         row_score = result.score if result.score is not None else (best.score if best else 0.0)
-        status = result.review or result.status.value
+        review = _review_text(result)
+        self._tally.reviews[result.review_status or "open"] += len(result.matches) or 1
+        if len(self._match_fields) < 100:
+            self._match_fields.update(dict.fromkeys(cells))
         candidates: list[Match | None] = list(result.matches) or [None]
         for rank, m in enumerate(candidates, 1):
-            values = [
+            head = [
+                _score(m.score if m else result.score),
+                result.input_name,
                 result.sheet,
                 result.row,
-                result.input_name,
+                result.column,
                 result.input_country,
-                _score(m.score if m else result.score),
-                rank if m else None,
-                status,
-                m.entity_id if m else None,
-                m.entity_name if m else None,
-                m.matched_alias if m else None,
-                m.explanation.alias_kind.value if m else None,
-                m.explanation.text() if m else None,
-                m.list_name if m else None,
-                m.programme if m else None,
-                m.fr_citation if m else None,
-                _lines(s.label() for s in m.sources) if m else None,
             ]
-            location = self._party_location(m) if m else None
+            refs = [self._documents[(s.kind, s.id)] for s in m.sources] if m else []
+            tail = [
+                m.entity_name if m else None,
+                m.entity_id if m else None,
+                m.list_name if m else None,
+                plain_explanation(m.explanation, result.input_name, m.score)
+                if m else (result.ownership.text if result.ownership else None),
+                _short_refs(m.sources, refs) if m else None,
+                review,
+                None,
+                None,
+                m.explanation.text() if m else None,
+            ]
+            links = [self._party_location(m) if m else None, refs[0][2] if refs else None]
             offset = self._spill.tell()
-            self._spill.write(json.dumps([values, location], ensure_ascii=False).encode() + b"\n")
-            self._match_keys.append((-row_score, self._written, rank, offset))
+            self._spill.write(json.dumps([head, cells, tail, links], ensure_ascii=False).encode() + b"\n")
+            self._match_keys.append((-row_score, self._tally.written, rank, offset))
 
-    # -- restricted parties ----------------------------------------------------------------
+    # -- restricted parties and sources ---------------------------------------------------
 
     def _locate_parties(self) -> dict[tuple[str, str] | str, str | None]:
         """Where each party's row will be: by (list key, id), and by id alone when unambiguous."""
@@ -427,25 +446,47 @@ class ReportWriter(ResultWriter):
             match.entity_id
         )
 
+    def _number_sources(self) -> dict[tuple[str, str], tuple[str, str, str]]:
+        """Each cited document once, in order of first citation: (kind, id) -> (ref, short, location)."""
+        refs: dict[tuple[str, str], tuple[str, str, str]] = {}
+        for _, restricted in self._lists:
+            for p in restricted.parties:
+                for s in p.sources:
+                    if (s.kind, s.id) not in refs:
+                        page, offset = divmod(len(refs), self._limit)
+                        location = f"'{page_name('Sources', page)}'!A{offset + 2}"
+                        refs[(s.kind, s.id)] = (f"S{len(refs) + 1}", s.short(), location)
+        return refs
+
     # -- closing ---------------------------------------------------------------------------
 
     def close(self, summary: RunSummary) -> None:
         if self._state != "open":
             raise RuntimeError(f"report writer is {self._state}")
         try:
-            check_complete(summary, self._written, "Excel report")
+            check_complete(summary, self._tally.written, "Excel report")
+            infos = summary.lists or self._list_infos()
+            header = print_header(summary, infos)
             self._write_matches()
             parties = self._write_parties()
             sources = self._write_sources()
-            for table in (self._matches, self._all_rows, parties, sources):
+            ownership = self._ownership.write(self._book, self._fmts, self._limit)
+            tables = [self._matches, self._all_rows, parties, sources, *([ownership] if ownership else [])]
+            for table in tables:
                 for page in table.pages:
-                    page.finish(summary.threshold)
-            self._write_summary(summary, [self._matches, self._all_rows, parties, sources])
+                    page.finish(summary.threshold, header)
+            for page in self._matches.pages:
+                _decision_dropdown(page)
+            rows_by_name = {p.name: p.rows for t in tables for p in t.pages}
+            sheets = [(ws.name, rows_by_name[ws.name]) for ws in self._book.worksheets() if ws.name in rows_by_name]
+            write_summary(self._summary, self._fmts, summary, self._tally, infos, sheets)
+            write_legend(self._legend, self._fmts, summary, infos)
             self._book.set_properties(
                 {"title": TITLE, "subject": f"run {summary.run_id}", "author": summary.user or ""}
             )
             self._book.close()
             self._spill.close()
+            self._ownership.close()
             self._staged.commit()
         except BaseException:
             self.abort()
@@ -459,6 +500,7 @@ class ReportWriter(ResultWriter):
             return
         self._state = "aborted"
         self._spill.close()
+        self._ownership.close()
         # Closing the workbook would first assemble the whole file; just release its row files.
         for ws in self._book.worksheets():
             fh = getattr(ws, "row_data_fh", None)
@@ -470,131 +512,80 @@ class ReportWriter(ResultWriter):
     def _write_matches(self) -> None:
         self._spill.flush()
         self._match_keys.sort()
+        fields = FieldColumns(self._match_fields, spare=False)
+        self._matches.start(MATCH_HEAD + tuple(fields.columns) + MATCH_TAIL)
+        party_col = len(MATCH_HEAD) + len(fields.columns) + 1  # the Party id cell
+        source_col = party_col + 3
         for *_, offset in self._match_keys:
             self._spill.seek(offset)
-            values, location = json.loads(self._spill.readline())
-            self._matches.add(values, (MATCH_LINK_COLUMN, location) if location else None)
+            head, cells, tail, (party_at, source_at) = json.loads(self._spill.readline())
+            links = {col: at for col, at in ((party_col, party_at), (source_col, source_at)) if at}
+            self._matches.add([*head, *fields.cells(cells), *tail], links)
         self._match_keys = []
 
-    def _write_parties(self) -> _Table:
-        table = _Table(self._book, "Restricted parties", PARTY_COLUMNS, self._fmts, self._limit)
-        for key, restricted in self._lists:
+    def _write_parties(self) -> Table:
+        table = Table(self._book, "Restricted parties", PARTY_COLUMNS, self._fmts, self._limit)
+        for _, restricted in self._lists:
             for p in restricted.parties:
                 table.add(
                     (
-                        key,
                         restricted.name,
                         p.id,
                         p.name,
-                        p.entity_type.value,
+                        ENTITY_TYPE_LABELS.get(p.entity_type.value, p.entity_type.value),
                         p.country,
                         _lines(
-                            f"{a.name} [{a.kind.value}]" + ("" if a.verified else " (unverified)")
+                            f"{a.name} ({kind_label(a.kind)}"
+                            + (")" if a.verified else f"; not verified: {a.note or 'no source seen'})")
                             for a in p.aliases
                         ),
                         _lines(
                             a.text
                             + (f" ({a.country})" if a.country else "")
-                            + ("" if a.verified else " (unverified)")
+                            + ("" if a.verified else " (not verified)")
                             for a in p.addresses
                         ),
-                        p.programme,
                         p.date_added.isoformat() if p.date_added else None,
                         p.fr_citation,
-                        p.licence_requirement,
-                        p.licence_policy,
+                        _lines(x for x in (p.licence_requirement, p.licence_policy) if x),
                         _lines(p.unverified),
-                        _lines(s.label() for s in p.sources),
+                        _lines(self._cited(s) for s in p.sources),
                     )
                 )
         return table
 
-    def _write_sources(self) -> _Table:
-        """Each cited document once, in order of first citation, with the parties citing it."""
+    def _cited(self, s: Source) -> str:
+        ref, short, _ = self._documents[(s.kind, s.id)]
+        return f'{ref} {short}: "{s.quote}"' if s.quote else f"{ref} {short}"
+
+    def _write_sources(self) -> Table:
+        """Each cited document once, in the order numbered, with the parties citing it."""
         documents: dict[tuple[str, str], tuple[Source, list[str]]] = {}
         for key, restricted in self._lists:
             for p in restricted.parties:
                 for s in p.sources:
                     _, citing = documents.setdefault((s.kind, s.id), (s, []))
-                    who = f"{p.name} ({key}:{p.id})"
+                    who = p.name if key == "default" else f"{p.name} ({restricted.name})"
                     if not citing or citing[-1] != who:
                         citing.append(who)
-        table = _Table(self._book, "Sources", SOURCE_COLUMNS, self._fmts, self._limit)
-        for s, citing in documents.values():
-            table.add((s.kind, s.id, s.title, s.publisher, s.date, s.citation, s.url, _lines(citing)))
-        return table
-
-    def _write_summary(self, summary: RunSummary, tables: list[_Table]) -> None:
-        ws, f = self._summary, self._fmts
-        row = 0
-
-        def line(*values: Any, fmt: Format | None = None) -> None:
-            nonlocal row
-            for col, value in enumerate(values):
-                if value is None or value == "":
-                    continue
-                if isinstance(value, (int, float)):
-                    ws.write_number(row, col, value, f.decimal if isinstance(value, float) else fmt)
-                else:
-                    write_text(ws, row, col, str(value), fmt, f.plain)
-            row += 1
-
-        def section(title: str, *headers: str) -> None:
-            nonlocal row
-            row += 1
-            line(title, fmt=f.section)
-            if headers:
-                line(*headers, fmt=f.header)
-
-        total = self._written
-        line(TITLE, fmt=f.title)
-        line(
-            f"Complete: all {total:,} data rows read from the inputs are reported in this workbook.",
-            fmt=f.ok,
-        )
-
-        section("Run")
-        line("Run id", summary.run_id)
-        line("User", summary.user or "")
-        line("Started (UTC)", summary.started_at)
-        line("Duration (seconds)", float(summary.duration_seconds))
-        line("Tool version", summary.tool_version)
-        line("Match threshold", float(summary.threshold))
-
-        section("Results by status", "Status", "Rows")
-        for status in Status:
-            line(status.value, self._counts[status])
-        line("total", total, fmt=f.bold)
-
-        section("Inputs", "File", "SHA-256", "Sheet", "Rows read", "Rows reported", "Note")
-        owners = Counter(sheet for info in summary.inputs for sheet in info.sheets)
-        for info in summary.inputs:
-            if not info.sheets:
-                line(info.file_name, info.sha256)
-            for sheet, read in info.sheets.items():
-                note = (
-                    f"sheet name used by {owners[sheet]} inputs; rows reported counts them all"
-                    if owners[sheet] > 1
-                    else ""
+        table = Table(self._book, "Sources", SOURCE_COLUMNS, self._fmts, self._limit)
+        for (kind, sid), (s, citing) in documents.items():
+            table.add(
+                (
+                    self._documents[(kind, sid)][0],
+                    SOURCE_KINDS.get(s.kind, s.kind),
+                    s.title or (s.citation if s.kind == "notice" else None),
+                    s.publisher,
+                    s.date,
+                    s.citation,
+                    s.document_number,
+                    s.url,
+                    s.note,
+                    s.id if s.kind != "notice" else None,
+                    _lines(citing),
                 )
-                line(info.file_name, info.sha256, sheet, read, self._by_sheet.get(sheet, 0), note)
-        for sheet, reported in self._by_sheet.items():
-            if sheet not in owners:  # never hide rows the inputs do not account for
-                line("", "", sheet, None, reported, "sheet not listed in any input" if owners else "")
-        line("Total", "", "", summary.rows_read, total, fmt=f.bold)
-
-        section("Lists screened", "Key", "Content hash (SHA-256)", "Name", "Version", "Parties", "Aliases")
-        for info in summary.lists or self._list_infos():
-            line(info.key, info.content_hash, info.name, info.version, info.parties, info.aliases)
-
-        section("Sheets in this workbook", "Sheet", "Data rows")
-        rows_by_name = {p.name: p.rows for t in tables for p in t.pages}
-        for ws_ in self._book.worksheets():
-            if ws_.name in rows_by_name:
-                line(ws_.name, rows_by_name[ws_.name])
-
-        for col, width in enumerate((30, 66, 26, 14, 14, 14, 50)):
-            ws.set_column(col, col, width)
+            )
+        return table
 
     def _list_infos(self) -> list[ListInfo]:
         """List facts from the lists themselves, when the summary does not carry them."""

@@ -1,4 +1,5 @@
-"""Result writers: one record per input row, published only when the run is complete.
+"""Result writers: one record per screened party cell (`sheet`, `row`, `column`), in input order,
+published only when the run is complete.
 
 The pipeline hands every `RowResult` to a `ResultWriter` as it is produced, then calls
 `close(summary)` once, or `abort()` if the run failed. Writers never hold more than one row.
@@ -13,12 +14,16 @@ Once `close()` has returned, `abort()` does nothing, so `try: ... close() except
 Formats:
 - `.csv`: the `RECORD_FIELDS` columns. Encoded as UTF-8 *with* a byte-order mark, because Excel
   opens a BOM-less UTF-8 CSV in the local ANSI code page and garbles Chinese names; Python readers
-  should use `encoding="utf-8-sig"`. A text value that starts with `=`, `+`, `-`, `@`, a tab or a
-  carriage return gets a leading `'`, so a spreadsheet shows it as text instead of running it as a
-  formula (CSV injection). This changes such values: `-2+3` is written `'-2+3`.
+  should use `encoding="utf-8-sig"`. Inert in every delimiter locale (CSV injection): every text
+  field is quoted, and a `'` goes before `=`, `+`, `-`, `@`, a tab or a carriage return wherever a
+  spreadsheet could start a cell there: at the start of the value and after any `,`, `;`, tab or
+  line break in it (Excel set to `;` splits `Acme;=1+1` at the `;`, whatever the quotes). So a
+  spreadsheet shows such text instead of running it as a formula. This changes such values:
+  `-2+3` is written `'-2+3`, `Acme;=1+1` as `Acme;'=1+1`.
 - `.json` (one array) and `.jsonl` (one object per line): the `RECORD_FIELDS` plus `matches`, every
   candidate with its full explanation (alias, normalised forms, token evidence, rules) and
-  sources, so a machine can trace every score. UTF-8, no BOM, values unaltered.
+  sources, so a machine can trace every score, and `ownership` as the structured Affiliates Rule
+  outcome (chains, listed owners) where the CSV carries its sentence. UTF-8, no BOM, values unaltered.
 - `-`: JSON lines to stdout, written directly. Lines already written cannot be withdrawn, so for
   stdout `abort()` only flushes and the caller must report the failure (for example, exit code).
 - `.xlsx`: the Excel report, `screener.files.report.ReportWriter`.
@@ -29,13 +34,18 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import IO, Protocol, TextIO, runtime_checkable
 
+from screener.home import file_mode
 from screener.models import RECORD_FIELDS, RowResult, RunSummary
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# a formula trigger where any locale's spreadsheet may start a cell: the value's start, or after a
+# delimiter (`,` `;` tab) or a line break
+_CELL_START_FORMULA = re.compile(r"(^|[,;\t\r\n])(?=[=+\-@\t\r])")
 
 
 @runtime_checkable
@@ -64,16 +74,23 @@ def check_complete(summary: RunSummary, written: int, what: str) -> None:
 
 
 def inert(value: object) -> object:
-    """Prefix `'` to text a spreadsheet would treat as a formula; other values pass unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
+    """Put `'` before every formula trigger that could start a cell; non-text passes unchanged."""
+    if isinstance(value, str):
+        return _CELL_START_FORMULA.sub(r"\1'", value)
     return value
 
 
+def inert_csv_writer(fh: IO[str]) -> csv.writer:  # type: ignore[valid-type]
+    """A csv writer that quotes every text field, so `;` or a tab in a value never splits it."""
+    return csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC)
+
+
 def json_record(result: RowResult) -> dict[str, object]:
-    """The flat record plus every candidate's structured evidence."""
+    """The flat record plus every candidate's structured evidence (and the ownership outcome's)."""
     record = result.record()
     record["matches"] = [m.model_dump(mode="json") for m in result.matches]
+    if result.ownership is not None:
+        record["ownership"] = result.ownership.model_dump(mode="json")
     return record
 
 
@@ -87,8 +104,12 @@ class StagedFile:
     def __init__(self, target: str | Path) -> None:
         self.target = Path(target)
         self.path = self.target.with_name(f".{self.target.name}.{secrets.token_hex(6)}.tmp")
-        # O_EXCL: never reuse someone else's file; 0o666 so the umask applies as for any new file.
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        # O_EXCL: never reuse someone else's file; the umask applies as for any new file, except
+        # under the home folder, where files are private (reports of web runs, audit exports).
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode(self.target))
+        except OSError as exc:  # name the path the user gave, not the hidden temp file
+            raise OSError(f"cannot write {self.target}: {exc.strerror}") from None
         os.close(fd)
 
     def commit(self) -> None:
@@ -186,13 +207,13 @@ class _TextFileWriter:
 
 
 class CsvWriter(_TextFileWriter):
-    """Flat CSV, one line per input row, header `RECORD_FIELDS`, formula-looking text made inert."""
+    """Flat CSV, one line per record, header `RECORD_FIELDS`, formula-looking text made inert."""
 
     kind = "csv"
     encoding = "utf-8-sig"
 
     def _start(self) -> None:
-        self._csv = csv.writer(self._fh)
+        self._csv = inert_csv_writer(self._fh)
         self._csv.writerow(RECORD_FIELDS)
 
     def _emit(self, result: RowResult) -> None:

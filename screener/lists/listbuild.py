@@ -13,7 +13,8 @@ Rules (deterministic, so building twice gives the same list):
   a verbatim window around the mention at word boundaries.
 - Title is the article's headline line. Date only from a labelled dateline ("UPDATED ... / date");
   a bare date in a page banner may be the day the page was saved, not published. Publisher only
-  from a "Source: X" line or an "About X" heading. Otherwise they stay empty.
+  from a "Source: X" line or an "About X" heading. Otherwise they stay empty and the
+  citation's `note` says the stored copy does not show them.
 - An existing article quote that is no longer verbatim in its article (tampered or edited text)
   is an error, not silently replaced; pass `reset=True` to regenerate from scratch.
 """
@@ -37,13 +38,13 @@ class ListBuildError(Exception):
 
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
-_DATE_RE = re.compile(rf"\b{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}\b|\b\d{{1,2}}\s+{_MONTH}\s+\d{{4}}\b", re.I)
-_DATELINE_RE = re.compile(r"^\s*(?:updated|published|posted)\b", re.I)
+_DATE_RE = re.compile(rf"\b{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}\b|\b\d{{1,2}}\s+{_MONTH}\s+\d{{4}}\b", re.IGNORECASE)
+_DATELINE_RE = re.compile(r"^\s*(?:updated|published|posted)\b", re.IGNORECASE)
 _SOURCE_RE = re.compile(r"^\s*Source:\s*(\S.{0,60}?)\s*$")
 _ABOUT_RE = re.compile(r"^\s*About\s+((?:[A-Z][\w&.-]*\s?){1,5})\s*$")
 _LISTED_RE = re.compile(
     r"\b(?:black-?list\w*|entity list|add(?:ed|ing|itions?)|bann?(?:ed|ing|s)?|target(?:s|ed|ing)?|placed)\b",
-    re.I,
+    re.IGNORECASE,
 )
 _ABBREV = {
     "co", "corp", "inc", "ltd", "llc", "plc", "mr", "mrs", "ms", "dr", "st", "no", "jr", "sr",
@@ -162,7 +163,7 @@ def _alias_pattern(name: str) -> re.Pattern[str] | None:
                 parts.append(r"[\s\-]?")
             parts.append(re.escape(ch))
         prev = ch
-    return re.compile(r"(?<!\w)" + "".join(parts) + r"(?!\w)", re.I)
+    return re.compile(r"(?<!\w)" + "".join(parts) + r"(?!\w)", re.IGNORECASE)
 
 
 def party_patterns(party: Party) -> list[re.Pattern[str]]:
@@ -212,6 +213,14 @@ def quote_for(article: Article, spans: list[tuple[int, int]]) -> str | None:
     return _window(article.text, sent, span)
 
 
+def _missing_note(article: Article) -> str | None:
+    """Say in plain words what the stored copy does not show, rather than guessing it."""
+    missing = [what for what, value in (("publisher", article.publisher), ("publication date", article.date)) if not value]
+    if not missing:
+        return None
+    return f"The stored copy of this article shows no {' and no '.join(missing)}."
+
+
 def _article_source(article: Article, quote: str) -> Source:
     return Source(
         kind="article",
@@ -220,13 +229,14 @@ def _article_source(article: Article, quote: str) -> Source:
         publisher=article.publisher,
         date=article.date,
         quote=quote,
+        note=_missing_note(article),
     )
 
 
 def build_citations(lst: RestrictedList, articles_dir: Path, *, reset: bool = False) -> RestrictedList:
     """Rewrite every party's article citations from the articles; raise ListBuildError on any gap.
 
-    Notice and reference sources are kept as they are and come first; article sources follow in
+    Notice sources are kept as they are and come first; article sources follow in
     article order. Unless `reset`, existing article quotes must still be verbatim in their article.
     """
     articles = read_articles(articles_dir)

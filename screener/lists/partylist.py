@@ -2,7 +2,9 @@
 
 A list file is the evidence behind every hit, so loading is strict (pydantic), saving is stable
 (diffs of a list stay reviewable), and `validate_list` adds the checks a schema cannot make: ids,
-sources, and that every quote really is in the document it cites.
+sources, that every quote really is in the document it cites, and that the text speaks to readers
+(no markdown, no working-note tags such as "verified-from-S17", no quote from a working file: an
+auditor who reads "from-memory-unverified" stops trusting the list).
 
 Verbatim rule: a quote counts as verbatim when it is a substring of the cited document after both
 are passed through `normalize_ws` (every run of Unicode whitespace, newlines included, becomes one
@@ -86,7 +88,7 @@ def load_list(path: str | Path) -> RestrictedList:
     except OSError as exc:
         raise ListError(f"{path}: cannot read list file: {exc.strerror or exc}") from exc
     try:
-        data = json.loads(text) if _is_json(path) else yaml.load(text, Loader=_Loader)  # noqa: S506
+        data = json.loads(text) if _is_json(path) else yaml.load(text, Loader=_Loader)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         msg = str(exc).replace("\n", " ")
         raise ListError(f"{path}: not valid {'JSON' if _is_json(path) else 'YAML'}: {msg}") from exc
@@ -171,25 +173,55 @@ def _read_docs(folder: Path, suffix: str) -> dict[str, str]:
     return {p.stem: normalize_ws(p.read_text(encoding="utf-8")) for p in sorted(folder.glob(f"*{suffix}"))}
 
 
+WORKING_NOTE_RE = re.compile(
+    r"verified-from-|from-memory|\bbrief\b|\bthe reference\b|\breference[:\s]+(?:S\d+|unverified)", re.IGNORECASE
+)
+MARKDOWN_RE = re.compile(r"\*\*|__|`|^\s{0,3}#{1,6}\s|\[[^\]]*\]\([^)]*\)|\s\|\s|^\s*\|", re.MULTILINE)
+QUOTED_KINDS = ("article", "notice", "list_file")  # documents a reader can look up; never working notes
+
+
+def _texts(value: Any, where: str) -> list[tuple[str, str]]:
+    """Every string in a dumped record, with a dotted path naming the field."""
+    if isinstance(value, str):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [t for key, v in value.items() for t in _texts(v, f"{where}.{key}" if where else str(key))]
+    if isinstance(value, list):
+        return [t for i, v in enumerate(value) for t in _texts(v, f"{where}[{i}]")]
+    return []
+
+
+def wording_problems(label: str, record: Any) -> list[str]:
+    """Markdown or the team's provenance tags in text shown to users: both belong in no list."""
+    out = []
+    for where, text in _texts(record, ""):
+        for pattern, what in ((MARKDOWN_RE, "markdown"), (WORKING_NOTE_RE, "a working-note tag")):
+            if m := pattern.search(text):
+                out.append(f"{label}: {where} holds {what} ({m.group(0).strip()!r}): {text[:60]!r}")
+    return out
+
+
 def validate_list(
     lst: RestrictedList,
     articles_dir: Path | None = None,
     *,
-    reference_dir: Path | None = None,
     strict_ids: bool | None = None,
 ) -> list[str]:
     """Problems the schema cannot see; an empty list means the list is fit to ship.
 
     `strict_ids` (default: only for the bundled list, recognised by its name) requires ids of the
     form `^[a-z0-9_]+$`; imported lists keep their own id schemes. Article quotes are checked
-    against `articles_dir/<id>.txt` and reference quotes against `reference_dir/<id>.md` when given.
+    against `articles_dir/<id>.txt` when given. Every text is checked for markdown and working-note
+    tags, and every quote must come from a document a reader can look up (an article, a notice or
+    an official list file).
     """
     problems: list[str] = []
     strict = lst.name == BUNDLED_NAME if strict_ids is None else strict_ids
     articles = _read_docs(articles_dir, ".txt") if articles_dir is not None else None
-    references = _read_docs(reference_dir, ".md") if reference_dir is not None else None
     if articles_dir is not None and not articles:
         problems.append(f"no articles (*.txt) found in {articles_dir}")
+    header = lst.model_dump(mode="json", include={"title", "description", "coverage"}, exclude_none=True)
+    problems.extend(wording_problems("list", header))
 
     seen_ids: set[str] = set()
     for party in lst.parties:
@@ -201,6 +233,7 @@ def validate_list(
             problems.append(f"{pid}: id must match {BUNDLED_ID_RE.pattern}")
         if not party.sources:
             problems.append(f"{pid}: has no source")
+        problems.extend(wording_problems(pid, party.model_dump(mode="json", exclude_none=True)))
 
         names: set[str] = set()
         for alias in party.aliases:
@@ -214,16 +247,16 @@ def validate_list(
                 problems.append(f"{pid}: unverified alias {alias.name!r} has no note saying why")
 
         for source in party.sources:
-            problems.extend(source_problems(pid, source, articles, references))
+            problems.extend(source_problems(pid, source, articles))
     return problems
 
 
-def source_problems(
-    pid: str, source: Source, articles: dict[str, str] | None, references: dict[str, str] | None = None
-) -> list[str]:
-    """What is wrong with one citation; `articles`/`references` map ids to whitespace-normalised text."""
+def source_problems(pid: str, source: Source, articles: dict[str, str] | None) -> list[str]:
+    """What is wrong with one citation; `articles` maps article ids to whitespace-normalised text."""
     out: list[str] = []
     tag = f"{pid}: {source.kind} source {source.id!r}"
+    if source.kind not in QUOTED_KINDS:
+        out.append(f"{tag}: cites a working file, not a document a reader can look up; cite the notice or an article")
     if source.quote is not None and len(source.quote) > 300:
         out.append(f"{tag}: quote longer than 300 characters")
     if source.kind == "article":
@@ -234,9 +267,4 @@ def source_problems(
                 out.append(f"{tag}: no such article in the articles folder")
             elif source.quote and normalize_ws(source.quote) not in articles[source.id]:
                 out.append(f"{tag}: quote is not verbatim in the article: {source.quote[:60]!r}...")
-    elif source.kind == "reference" and references is not None and source.quote:
-        if source.id not in references:
-            out.append(f"{tag}: no such reference document")
-        elif normalize_ws(source.quote) not in references[source.id]:
-            out.append(f"{tag}: quote is not verbatim in the reference: {source.quote[:60]!r}...")
     return out

@@ -3,30 +3,37 @@
 Scoring, for one input name against one alias (both normalised, see `normalize`):
 
 * every alias token carries a weight: how distinctive it is across the list (an inverse document
-  frequency over parties) times a prior that is low for generic words (domains, places, org words);
-* alias tokens are aligned with input tokens: exactly, within a small typo budget that grows with the
-  token's length, or across spacing ("Hik Vision" ~ "hikvision", "Sensetime" ~ "Sense Time");
-* coverage = the weighted share of the alias found in the input; words the input has beyond the alias
-  lower the score a little (a subsidiary carrying the party's distinctive name stays a hit), or fully
-  for weak aliases (a short acronym or a name made only of generic words);
-* score = 100 x coverage x (1 - penalty); 100 means the input equals the alias after normalisation.
+  frequency over parties) times a prior that is low for generic words (domains, places, org words),
+  numbers and minor parts of personal names (`persons`);
+* alias tokens are aligned with input tokens, each pair by a named rule of `similarity` (exact,
+  romanisation variant, typo, across spacing: "Hik Vision" ~ "hikvision"); once half the alias is
+  found, left-over words pair loosely (an initial, a similar word);
+* coverage = the weighted share of the alias found in the input (a person's missing middle names weigh
+  half); words the input has beyond the alias lower the score a little (a subsidiary carrying the
+  party's distinctive name stays a hit), or fully for weak aliases and where they replace a
+  distinctive word of the alias; numbers and patronymics must agree, and another kind of organisation
+  costs 15%;
+* score = top x coverage x (1 - penalty); top is 100 for the alias as written, 99 for a name equal only
+  after normalisation and 98 for one with extra words, so that scores can be ordered.
 
-Candidate generation looks up input tokens (and joins of adjacent tokens) in an inverted index, exactly
-and within the same typo budget, and bounds each alias's best possible score before scoring it. The
-bound is exact (a score can never exceed it), so the index loses no match that exhaustive comparison of
-every alias would find above the reporting floor.
+Candidate generation looks up input tokens (and joins of adjacent tokens) in an inverted index, exactly,
+by romanisation key and within the same typo budget, and bounds each alias's best possible score before
+scoring it. The bound is exact (a score can never exceed it), so the index loses no match that
+exhaustive comparison of every alias would find above the reporting floor.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz import process
-from rapidfuzz.distance import OSA, Levenshtein
+from rapidfuzz.distance import OSA
 
 from screener.models import (
     Alias,
@@ -38,78 +45,25 @@ from screener.models import (
     TokenEvidence,
 )
 from screener.names.normalize import NormalizedName, is_generic, is_place, normalize
+from screener.names.numbers import numbers_of
+from screener.names.persons import is_minor_part, is_patronymic
+from screener.names.phonetics import spelling_key, vowel_key
+from screener.names.similarity import residue_pairs, token_similarity, typo_budget
+from screener.names.vessels import split_names
 
 GENERIC_PRIOR = 0.12  # a generic word weighs about an eighth of a distinctive one before list statistics
 IDF_SHARE = 0.6  # how much of a weight depends on rarity across the list (the rest is the prior alone)
 EXTRA_PENALTY_CAP = 0.15  # most a strong alias can lose to extra words in the input
 KIND_CONFLICT_PENALTY = 0.15  # the input names another kind of organisation than the alias
+NUMBER_CONFLICT_PENALTY = 0.4  # both names carry numbers (or patronymics) and they differ: "No. 3" / "No. 5"
+NORMALISED_EQUAL = 99.0  # equal only after normalisation (legal form, script, spelling): below the alias itself
+WITH_EXTRAS_MAX = 98.0  # a name carrying the alias and more (a subsidiary): below an equal name
+RESIDUE_GATE = 0.5  # words left over are compared loosely only once this share of the alias is found
+MIDDLE_DISCOUNT = 0.5  # a missing middle name of a person weighs half: "Sirajuddin Haqqani"
 REPORT_FLOOR = 50.0  # candidates below this are not reported at all
 MAX_JOIN = 3  # adjacent tokens joined when looking for spacing variants
-MAX_FUZZY_EDITS = 3
 
-_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-_SOUND_ALIKE = ("ck", "kq", "cs", "sz", "iy", "fv", "gj", "dt", "bp", "mn")
-_VOWELS = set("aeiouy")
-
-
-def _keyboard_neighbours() -> dict[str, set[str]]:
-    pos = {ch: (r, c) for r, row in enumerate(_KEYBOARD_ROWS) for c, ch in enumerate(row)}
-    out: dict[str, set[str]] = defaultdict(set)
-    for a, (ra, ca) in pos.items():
-        for b, (rb, cb) in pos.items():
-            if a != b and abs(ra - rb) <= 1 and abs((ca + 0.5 * ra) - (cb + 0.5 * rb)) <= 1:
-                out[a].add(b)
-    for a, b in _SOUND_ALIKE:
-        out[a].add(b)
-        out[b].add(a)
-    return out
-
-
-_NEIGHBOURS = _keyboard_neighbours()
-
-
-def typo_budget(length: int) -> int:
-    """Edits tolerated in a token of this length: none for short tokens, where one edit is identity."""
-    if length <= 4:
-        return 0
-    if length <= 7:
-        return 1
-    if length <= 11:
-        return 2
-    return MAX_FUZZY_EDITS
-
-
-def _plausible_single_edit(a: str, b: str) -> bool:
-    """One substitution in a short word is a typo only between neighbouring keys or like sounds."""
-    ops = Levenshtein.editops(a, b)
-    if len(ops) != 1 or ops[0].tag != "replace":
-        return True  # an insertion, deletion (or, via OSA, a transposition)
-    x, y = a[ops[0].src_pos], b[ops[0].dest_pos]
-    if y in _NEIGHBOURS.get(x, ()):
-        return True
-    return len(a) >= 6 and x in _VOWELS and y in _VOWELS
-
-
-@lru_cache(maxsize=262144)
-def token_similarity(alias_token: str, input_token: str) -> tuple[float, str]:
-    """Similarity in [0, 1] of an alias token and an input token, and the rule that decided it."""
-    if alias_token == input_token:
-        return 1.0, "exact"
-    budget = typo_budget(min(len(alias_token), len(input_token)))
-    if budget == 0 or len(input_token) < 4 or not alias_token.isalpha():
-        return 0.0, "none"
-    if alias_token[0] != input_token[0] and alias_token[:2] != input_token[1::-1]:
-        return 0.0, "none"  # a word's first letter is rarely mistyped: "Division" is no "Hikvision"
-    if is_generic(input_token) and not is_generic(alias_token):
-        return 0.0, "none"  # a known word or place is no typo of a name: "Xining" is no "Xinjiang"
-    edits = OSA.distance(alias_token, input_token, score_cutoff=budget)
-    if edits > budget:
-        return 0.0, "none"
-    if edits == 1 and len(alias_token) <= 7 and not _plausible_single_edit(alias_token, input_token):
-        return 0.0, "none"
-    return 1.0 - 0.5 * edits / len(alias_token), f"typo ({edits} edit{'s' if edits > 1 else ''})"
-
-
+_NON_WORD = re.compile(r"[\W_]+")
 @dataclass(frozen=True, slots=True)
 class _Unit:
     """A token, or adjacent tokens joined, on one side of a comparison."""
@@ -141,6 +95,8 @@ class IndexedAlias:
     weak: bool
     units: tuple[_Unit, ...]
     unit_weights: tuple[float, ...]  # summed weight of the tokens each unit covers
+    written: frozenset[str]  # the party's names with these tokens, as written (see `plain`)
+    least_total: float  # the total once missing middle names are discounted: what scores are bounded by
 
 
 # what an input unit can pair with: alias unit text -> [(input unit, similarity, rule)]
@@ -165,14 +121,17 @@ class TokenWeights:
         self._log_n = math.log(1 + self.parties)
 
     @staticmethod
-    def prior(token: str) -> float:
-        if token.isdigit():
+    def prior(token: str, last: bool = False) -> float:
+        """Low for numbers, generic words and minor name parts; a patronymic ending a name is a family name."""
+        if last and is_patronymic(token):
+            return 1.0
+        if token.isdigit() or is_minor_part(token):
             return GENERIC_PRIOR
         return GENERIC_PRIOR if is_generic(token) else 1.0
 
-    def __call__(self, token: str) -> float:
+    def __call__(self, token: str, last: bool = False) -> float:
         df = self.df.get(token)
-        prior = self.prior(token)
+        prior = self.prior(token, last)
         if not df or self.parties < 3:
             return prior
         rarity = math.log(1 + self.parties / df) / self._log_n
@@ -207,7 +166,7 @@ def _candidate_pairs(query: Query, alias: IndexedAlias) -> list[tuple[float, flo
         else:
             found = []
             for qu in query.units:
-                sim, rule = token_similarity(au.text, qu.text)
+                sim, rule = token_similarity(au.text, qu.text, not (au.size or qu.size))
                 if sim > 0:
                     found.append((qu, sim, rule))
         for qu, sim, rule in found:
@@ -236,22 +195,74 @@ def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scor
         matched += value
         chosen.append((au, qu, sim, rule))
 
+    total = alias.total
+    if total > 0 and matched / total >= RESIDUE_GATE - 1e-9:
+        for i, j, sim, rule in residue_pairs(alias.norm.tokens, a_used, q_tokens, q_used):
+            a_used[i] = q_used[j] = True
+            matched += alias.weights[i] * sim
+            chosen.append((_Unit(alias.norm.tokens[i], i, i), _Unit(q_tokens[j], j, j), sim, rule))
+    if alias.total > alias.least_total and a_used[0] and a_used[-1]:
+        total -= MIDDLE_DISCOUNT * sum(w for w, used in zip(alias.weights[1:-1], a_used[1:-1]) if not used)
     extras = [j for j, used in enumerate(q_used) if not used]
     acronyms = _acronyms(q_tokens, extras)
     if acronyms:
         extras = [j for j in extras if j not in acronyms]
-    extra_weight = sum(weight(q_tokens[j]) for j in extras)
-    total = alias.total
+    last = len(q_tokens) - 1
+    extra_weight = sum(weight(q_tokens[j], j == last and j > 0) for j in extras)
     coverage = matched / total if total > 0 else 0.0
     ratio = extra_weight / (extra_weight + total) if total > 0 else 1.0
-    penalty = ratio if alias.weak else EXTRA_PENALTY_CAP * ratio
-    conflict = _kind_conflict(alias, a_used, [q_tokens[j] for j in extras])
-    if conflict:
+    # an extra word counts fully for a weak alias, and where it stands in for a distinctive word of the
+    # alias that the input lacks (one name's part replaced by another's); otherwise lightly
+    replaced = any(TokenWeights.prior(t) >= 1.0 for t, used in zip(alias.norm.tokens, a_used) if not used) and any(
+        TokenWeights.prior(q_tokens[j]) >= 1.0 for j in extras
+    )
+    penalty = ratio if alias.weak or replaced else EXTRA_PENALTY_CAP * ratio
+    conflicts = [c for c in (_kind_conflict(alias, a_used, [q_tokens[j] for j in extras]),) if c]
+    if conflicts:
         penalty = 1.0 - (1.0 - penalty) * (1.0 - KIND_CONFLICT_PENALTY)
-    score = round(max(0.0, min(100.0, 100.0 * coverage * (1.0 - penalty))), 1)
-    if score == 100.0 and (extras or coverage < 1.0 - 1e-9):
-        score = 99.9  # 100 is reserved for the alias itself
-    return Scored(score, query, alias, chosen, extras, sorted(acronyms), conflict)
+    for conflict in (
+        _number_conflict(q_tokens, alias.norm.tokens),
+        _patronymic_conflict(alias.norm.tokens, a_used, q_tokens, extras),
+    ):
+        if conflict:
+            conflicts.append(conflict)
+            penalty = 1.0 - (1.0 - penalty) * (1.0 - NUMBER_CONFLICT_PENALTY)
+    top = 100.0
+    if extras:
+        top = WITH_EXTRAS_MAX  # a name carrying the alias and more ranks below any name equal to it
+    elif coverage < 1.0 - 1e-9 or query.norm.text != alias.norm.text:
+        top = NORMALISED_EQUAL - 0.1
+    elif plain(query.norm.original) not in alias.written:
+        top = NORMALISED_EQUAL  # 100 is reserved for the alias as written
+    score = round(max(0.0, min(100.0, top * coverage * (1.0 - penalty))), 1)
+    if extras and replaced:
+        conflicts.append("a distinctive word of the alias is replaced by another: every extra word counts fully")
+    return Scored(score, query, alias, chosen, extras, sorted(acronyms), "; ".join(conflicts) or None)
+
+
+def plain(name: str) -> str:
+    """A name as written, but for case and the kind and amount of punctuation and spacing between its
+    words: what "the alias itself" means ("M.E.G.V.I.I." and "Hik-Vision" are not written as an alias)."""
+    return " ".join(_NON_WORD.split(name.casefold())).strip()
+
+
+def _patronymic_conflict(
+    a_tokens: Sequence[str], a_used: list[bool], q_tokens: Sequence[str], extras: Sequence[int]
+) -> str | None:
+    """Both names give a patronymic and they differ ("Sergey Ivanovich" / "Sergey Viktorovich"): two fathers."""
+    a = [t for i, t in enumerate(a_tokens[:-1]) if not a_used[i] and is_patronymic(t)]
+    q = [q_tokens[j] for j in extras if j < len(q_tokens) - 1 and is_patronymic(q_tokens[j])]
+    if a and q:
+        return f"patronymics differ: input {', '.join(q)}, alias {', '.join(a)}"
+    return None
+
+
+def _number_conflict(q_tokens: Sequence[str], a_tokens: Sequence[str]) -> str | None:
+    """Both names carry numbers and they differ ("Fund II" and "Fund III"): different vessels or funds."""
+    q, a = numbers_of(tuple(q_tokens)), numbers_of(tuple(a_tokens))
+    if q and a and q != a:
+        return f"numbers differ: input {', '.join(sorted(q))}, alias {', '.join(sorted(a))}"
+    return None
 
 
 def _kind_conflict(alias: IndexedAlias, a_used: list[bool], extras: list[str]) -> str | None:
@@ -300,7 +311,7 @@ def _explain(scored: Scored) -> Explanation:
     if alias.weak and scored.extras:
         rules.append("weak alias: every extra word counts fully")
     if scored.conflict:
-        rules.append(scored.conflict)
+        rules.extend(scored.conflict.split("; "))
     rules += [f"alias: {r}" for r in alias.norm.rules if r.startswith("transliterated")]
     return Explanation(
         alias=alias.alias.name,
@@ -332,34 +343,33 @@ class AliasIndex:
 
     def __init__(self, lists: Sequence[tuple[str, RestrictedList]]) -> None:
         self.parties: list[tuple[str, Party]] = []
-        raw: list[tuple[int, Alias, NormalizedName]] = []
+        raw: list[tuple[int, Alias, NormalizedName, set[str]]] = []
         df: dict[str, int] = defaultdict(int)
         for key, lst in lists:
             for party in lst.parties:
                 idx = len(self.parties)
                 self.parties.append((key, party))
-                seen_norms: set[tuple[str, ...]] = set()
-                party_tokens: set[str] = set()
-                for alias in party.all_names():
+                seen_norms: dict[tuple[str, ...], set[str]] = {}
+                for alias in (a for whole in party.all_names() for a in _split_alias(whole)):
                     norm = normalize(alias.name)
-                    if not norm.tokens or norm.tokens in seen_norms:
+                    if not norm.tokens:
                         continue
-                    seen_norms.add(norm.tokens)
-                    party_tokens.update(norm.tokens)
-                    raw.append((idx, alias, norm))
-                for token in party_tokens:
+                    if norm.tokens not in seen_norms:
+                        raw.append((idx, alias, norm, seen_norms.setdefault(norm.tokens, set())))
+                    seen_norms[norm.tokens].add(plain(alias.name))
+                for token in {t for tokens in seen_norms for t in tokens}:
                     df[token] += 1
         self.weight = TokenWeights(dict(df), len(self.parties))
         self.aliases: list[IndexedAlias] = []
         # postings: index key -> [(alias index, share of the alias's weight the key covers, in %)],
         # largest share first
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for idx, alias, norm in raw:
+        for idx, alias, norm, written in raw:
             a_idx = len(self.aliases)
-            indexed = index_alias(idx, alias, norm, self.weight)
+            indexed = index_alias(idx, alias, norm, self.weight, frozenset(written))
             self.aliases.append(indexed)
             for unit, unit_weight in zip(indexed.units, indexed.unit_weights):
-                share = 100.0 * unit_weight / indexed.total if indexed.total else 0.0
+                share = 100.0 * unit_weight / indexed.least_total if indexed.least_total else 0.0
                 postings[unit.text].append((a_idx, share))
         self._postings = {key: sorted(p, key=lambda x: -x[1]) for key, p in postings.items()}
         singles = {t for a in self.aliases for t in a.norm.tokens}
@@ -367,32 +377,57 @@ class AliasIndex:
         # keys by length, all and single-token only: a joined input unit is only ever paired with a
         # single alias token (joins on both sides are never scored), so it need not search joined keys
         # and by first letter, since a typo keeps it (or swaps it with the second): see token_similarity
-        by_length: dict[tuple[int, str, bool], list[str]] = defaultdict(list)
+        # (keys sorted by length, their lengths) per first letter, so that one scan covers a length window
+        by_first: dict[tuple[str, bool], list[str]] = defaultdict(list)
         for key in self._postings:
-            by_length[(len(key), key[0], False)].append(key)
+            by_first[(key[0], False)].append(key)
             if key in singles:
-                by_length[(len(key), key[0], True)].append(key)
-        self._by_length = dict(by_length)
+                by_first[(key[0], True)].append(key)
+        self._by_first = {
+            group: (ordered, [len(k) for k in ordered])
+            for group, keys in by_first.items()
+            for ordered in [sorted(keys, key=len)]
+        }
+        # keys by their romanisation keys, so that spelling variants are found without a scan
+        by_sound: dict[str, list[str]] = defaultdict(list)
+        for key in singles:
+            for sound in {spelling_key(key), vowel_key(key)} - {""}:
+                by_sound[sound].append(key)
+        self._by_sound = dict(by_sound)
         self._lookup = lru_cache(maxsize=262144)(self._lookup_uncached)
 
     def _lookup_uncached(self, text: str, singles_only: bool) -> tuple[tuple[str, float, str], ...]:
-        """Index keys that `text` can match, exactly or within their typo budget, with the rule.
+        """Index keys that `text` can match, exactly, as a spelling variant or within their typo budget.
 
         A key pairs with `text` only within typo_budget(min(len(key), len(text))) edits, never more than
-        typo_budget(len(text)): that budget bounds both the search window and the cutoff, losslessly.
+        typo_budget(len(text)): that budget bounds both the search window and the cutoff, losslessly;
+        spelling variants share a key of `phonetics` with `text`, so they are looked up by that key.
         """
         hits: dict[str, tuple[float, str]] = {}
         if text in (self._singles if singles_only else self._postings):
             hits[text] = (1.0, "exact")
-        budget = typo_budget(len(text))
-        starts = {text[:1], text[1:2]}
-        for length, first in ((n, f) for n in range(max(5, len(text) - budget), len(text) + budget + 1) for f in starts):
-            keys = self._by_length.get((length, first, singles_only)) if budget else None
-            if not keys:
-                continue
-            for key, _, _ in process.extract(text, keys, scorer=OSA.distance, score_cutoff=budget, limit=None):
+        sounds = () if singles_only else {spelling_key(text), vowel_key(text)} - {""}
+        for sound in sounds:  # a single input word against single alias words (see token_similarity)
+            for key in self._by_sound.get(sound, ()):
                 if key not in hits:
                     sim, rule = token_similarity(key, text)
+                    if sim > 0:
+                        hits[key] = (sim, rule)
+        budget = typo_budget(len(text))
+        for first in {text[:1], text[1:2]} if budget else ():
+            group = self._by_first.get((first, singles_only))
+            if not group:
+                continue
+            ordered, lengths = group
+            lo = bisect_left(lengths, max(4, len(text) - budget))
+            hi = bisect_right(lengths, len(text) + budget)
+            if lo >= hi:
+                continue
+            for key, _, _ in process.extract(
+                text, ordered[lo:hi], scorer=OSA.distance, score_cutoff=budget, limit=None
+            ):
+                if key not in hits:
+                    sim, rule = token_similarity(key, text, not singles_only and key in self._singles)
                     if sim > 0:
                         hits[key] = (sim, rule)
         return tuple((key, sim, rule) for key, (sim, rule) in hits.items())
@@ -417,6 +452,7 @@ class AliasIndex:
         pairs = query.pairs or {}
         if not pairs:
             return []
+        floor = min(floor, 100.0 * RESIDUE_GATE)  # left-over words can lift an alias half found (score_alias)
         least = (floor - 0.1) / len(pairs)  # scores are rounded to 0.1
         seeds: set[int] = set()
         for key in pairs:
@@ -432,7 +468,7 @@ class AliasIndex:
                 if unit.text in pairs:
                     mask |= ((1 << (unit.size + 1)) - 1) << unit.start
             got = sum(w for i, w in enumerate(alias.weights) if mask >> i & 1)
-            if alias.total and 100.0 * got / alias.total >= floor - 0.1:
+            if alias.least_total and 100.0 * got / alias.least_total >= floor - 0.1:
                 out.append(a_idx)
         return out
 
@@ -463,6 +499,23 @@ class AliasIndex:
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][1].score, kv[0]))
         return [(party, alias, scored) for party, (alias, scored) in ranked[:limit]]
 
+    def match_name(
+        self, name: str, *, floor: float = REPORT_FLOOR, limit: int = 5
+    ) -> list[tuple[int, IndexedAlias, Scored]] | None:
+        """`match` for a raw name, each of its names (see `vessels.split_names`) on its own, best per
+        party; None when no name in it has a token."""
+        norms = [n for n in (normalize(part) for part in split_names(name)) if n.tokens]
+        if not norms:
+            return None
+        if len(norms) == 1:
+            return self.match(norms[0], floor=floor, limit=limit)
+        best: dict[int, tuple[int, IndexedAlias, Scored]] = {}
+        for norm in norms:
+            for found in self.match(norm, floor=floor, limit=limit):
+                if found[0] not in best or found[2].score > best[found[0]][2].score:
+                    best[found[0]] = found
+        return sorted(best.values(), key=lambda f: (-f[2].score, f[0]))[:limit]
+
     def to_match(self, party_idx: int, scored: Scored, secondary: list[str]) -> Match:
         key, party = self.parties[party_idx]
         explanation = scored.explanation.model_copy(update={"secondary": secondary})
@@ -482,14 +535,43 @@ class AliasIndex:
         )
 
 
-def index_alias(party: int, alias: Alias, norm: NormalizedName, weight: TokenWeights) -> IndexedAlias:
+def index_alias(
+    party: int, alias: Alias, norm: NormalizedName, weight: TokenWeights, written: frozenset[str] = frozenset()
+) -> IndexedAlias:
     """Weigh an alias's tokens; an acronym or an all-generic name is weak (extra words count fully)."""
-    weights = tuple(weight(t) for t in norm.tokens)
+    last = len(norm.tokens) - 1
+    weights = tuple(weight(t, i == last and i > 0) for i, t in enumerate(norm.tokens))
     generic_only = all(TokenWeights.prior(t) < 1.0 for t in norm.tokens)
     weak = generic_only or (len(norm.tokens) == 1 and len(norm.tokens[0]) <= 4)
     units = _units(norm.tokens)
     unit_weights = tuple(sum(weights[u.start : u.end + 1]) for u in units)
-    return IndexedAlias(party, alias, norm, weights, sum(weights), weak, units, unit_weights)
+    written = written or frozenset({plain(alias.name)})
+    total = sum(weights)
+    least = total
+    tokens = norm.tokens
+    if len(tokens) >= 3 and TokenWeights.prior(tokens[0]) >= 1.0 and TokenWeights.prior(tokens[-1]) >= 1.0:
+        least -= MIDDLE_DISCOUNT * sum(weights[1:-1])  # a person's middle names (see score_alias)
+    return IndexedAlias(party, alias, norm, weights, total, weak, units, unit_weights, written, least)
+
+
+def _split_alias(alias: Alias) -> list[Alias]:
+    """An alias field naming a vessel's former names too ("X (ex-Y)") as one alias per name."""
+    names = split_names(alias.name)
+    if len(names) == 1:
+        return [alias]
+    return [alias.model_copy(update={"name": names[0]})] + [Alias(name=n, kind=AliasKind.FORMER) for n in names[1:]]
+
+
+def compare_names(name_a: str, name_b: str, weight: TokenWeights) -> Scored:
+    """`name_a` as input against `name_b` as an alias, the best over the names each holds."""
+    return max(
+        (
+            score_alias(prepare_unindexed(normalize(a)), ad_hoc_alias(b, weight), weight)
+            for a in split_names(name_a)
+            for b in split_names(name_b)
+        ),
+        key=lambda scored: scored.score,
+    )
 
 
 def prepare_unindexed(norm: NormalizedName) -> Query:

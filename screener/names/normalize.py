@@ -4,11 +4,15 @@ Both sides go through the same steps, so a list alias and a customer name meet i
 
 1. invisible and control characters removed, Unicode NFKC (full-width forms folded), casefold;
 2. look-alike letters from other scripts folded to Latin inside Latin words (ICU's UTS #39 skeletons);
-3. Chinese script segmented into organisation terms, place names and the distinctive rest, romanised
-   with pypinyin, so "海康威视数字技术" and "Haikangweishi Digital Technology" meet;
-4. other scripts transliterated to ASCII (rigour);
-5. legal forms removed (rigour's org-type tables, plus the few whole tokens it leaves), stopwords
-   dropped, abbreviations expanded and romanisation variants unified.
+3. a vessel-type prefix removed ("M/V", see `vessels`); dotted and spaced-out letters joined ("B.V." =
+   "BV", "M E G V I I" = "megvii", see `evasion`);
+4. Chinese script segmented into organisation terms, place names and the distinctive rest, romanised
+   with pypinyin, so "海康威视数字技术" and "Haikangweishi Digital Technology" meet; Korean split into
+   its syllables; other scripts transliterated to ASCII (rigour) with their combining marks kept, and
+   left in their own script where no transliteration exists;
+5. legal forms removed (rigour's org-type tables, plus the few whole tokens and phrases it leaves),
+   stopwords dropped, numbers read to digits (`numbers`), digits standing for letters read as letters,
+   abbreviations expanded and romanisation variants unified.
 
 Every step that changes something records a rule, which the explanation of a score shows.
 """
@@ -16,6 +20,8 @@ Every step that changes something records a rule, which the explanation of a sco
 from __future__ import annotations
 
 import re
+import sys
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,9 +30,14 @@ from typing import Any
 
 import icu
 import yaml
+from cachetools import LRUCache, cached
 from pypinyin import lazy_pinyin
 from rigour.names import extract_org_types
 from rigour.text import ascii_text
+
+from screener.names.evasion import join_letters, join_single_letters, unleet
+from screener.names.numbers import read_numbers
+from screener.names.vessels import strip_vessel_prefix
 
 MAX_NAME_CHARS = 1000  # longer inputs are screened on their first MAX_NAME_CHARS characters
 
@@ -60,6 +71,8 @@ class _Vocabulary:
 
     def __init__(self, terms: dict[str, Any]) -> None:
         self.legal_forms = frozenset(terms["legal_forms"])
+        self.legal_phrases = frozenset(tuple(p.split()) for p in terms["legal_phrases"])
+        self.script_legal_forms = tuple(terms["script_legal_forms"])
         self.stopwords = frozenset(terms["stopwords"])
         self.abbreviations: dict[str, tuple[str, ...]] = {
             k: tuple(v) for k, v in terms["abbreviations"].items()
@@ -84,15 +97,27 @@ class _Vocabulary:
             if len(term) >= 2:
                 key = "".join(lazy_pinyin(term))
                 self.pinyin_terms.setdefault(key, () if value == "LEGAL" else tuple(value))
+        # every beginning of such a term: a word that begins none cannot start one (a fast test)
+        self.pinyin_heads = frozenset(key[:n] for key in self.pinyin_terms for n in range(1, len(key) + 1))
 
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]+")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# a word in any script: combining marks belong to their letter (Burmese, Thai, Devanagari, Khmer vowels)
+_MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed" \
+    "\u0900-\u0dff\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u1ab0-\u1aff\u1dc0-\u1dff" \
+    "\u20d0-\u20ff\ufe20-\ufe2f"
+_SCRIPT_WORD = re.compile(rf"[^\W_](?:[^\W_]|[{_MARKS}])*")
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _APOSTROPHES = re.compile(r"(?<=\w)['’‘`´](?=\w)")
+_HEBREW_QUOTES = re.compile(r"(?<=[\u05d0-\u05ea])[\"'״׳](?=[\u05d0-\u05ea])")  # בע"מ is one word
+_TRANSLIT_MARKS = re.compile(r"['\"ʿʾ?]")  # alef, ayin and unknown-letter marks a transliteration leaves
 _SPOOF = icu.SpoofChecker()
 
 
 def _strip_invisible(text: str, rules: list[str]) -> str:
+    if text.isascii() and text.isprintable():
+        return text
     out = []
     removed = control = False
     for ch in text:
@@ -206,13 +231,20 @@ def _segment_han(run: str, rules: list[str]) -> list[str]:
 
 def _words(text: str, rules: list[str]) -> list[str]:
     """Raw lower-case words, with Chinese segmented and other scripts transliterated."""
+    if text.isascii():
+        return _WORD.findall(text)
+    text = _HEBREW_QUOTES.sub("", text)
+    for form in vocabulary().script_legal_forms:
+        if form in text:
+            rules.append(f"legal form removed: {form}")
+            text = text.replace(form, " ")
     pieces: list[str] = []
     pos = 0
     for m in _HAN.finditer(text):
-        pieces.extend(_WORD.findall(text[pos : m.start()]))
+        pieces.extend(_SCRIPT_WORD.findall(text[pos : m.start()]))
         pieces.append("\x00" + m.group())
         pos = m.end()
-    pieces.extend(_WORD.findall(text[pos:]))
+    pieces.extend(_SCRIPT_WORD.findall(text[pos:]))
 
     words: list[str] = []
     for piece in pieces:
@@ -222,10 +254,18 @@ def _words(text: str, rules: list[str]) -> list[str]:
         if piece.isascii():
             words.append(piece)
             continue
-        translit = ascii_text(piece).lower()
-        if translit != piece:
-            rules.append(f"transliterated: {piece}→{translit}")
-        words.extend(_WORD.findall(translit))
+        # Korean names run their syllables together: each syllable is a name part of its own, so that
+        # one different syllable is one different part, not a one-letter typo of a long word
+        parts = _HANGUL.findall(piece) if _HANGUL.fullmatch(piece[:1]) and all(_HANGUL.fullmatch(c) for c in piece) else [piece]
+        for part in parts:
+            translit = _TRANSLIT_MARKS.sub("", ascii_text(part).lower())
+            found = _WORD.findall(translit)
+            if not found or not "".join(found).isascii():
+                words.append(part)  # no transliteration for this script (Khmer): keep the word as written
+                continue
+            if translit != part:
+                rules.append(f"transliterated: {part}→{translit}")
+            words.extend(found)
     return words
 
 
@@ -244,11 +284,24 @@ def _strip_legal(words: list[str], spans: set[tuple[str, ...]]) -> tuple[list[st
     Short forms ("sa", "ag", "in", "ek") are also ordinary syllables, so inside a name they only count
     at its end ("Yix-In Science" keeps its "in"); "co ltd" or "limited" count anywhere but first.
     """
-    legal_words = vocabulary().legal_forms
+    vocab = vocabulary()
     # two-letter forms from rigour's world-wide tables ("ek", "ay") are mostly syllables: only ours count
-    spans = {s for s in spans if len("".join(s)) > 2} | {(w,) for w in words if w in legal_words}
+    spans = {s for s in spans if len("".join(s)) > 2} | {(w,) for w in words if w in vocab.legal_forms}
+    present = set(words)
+    spans |= {p for p in vocab.legal_phrases if p[0] in present and _contains(words, p)}
     by_len = sorted(spans, key=len, reverse=True)
     removed: list[str] = []
+    # the head: Russian and Romanian names lead with the form ("OAO Gazprom", "SRL Pro Traffic")
+    head = any(span[0] == words[0] for span in spans) if words else False
+    while head and len(words) > 1:
+        head = False
+        for span in by_len:
+            n = len(span)
+            if n < len(words) and len("".join(span)) >= 3 and tuple(words[:n]) == span:
+                removed.append(" ".join(span))
+                words = words[n:]
+                head = True
+                break
     end = len(words)
     while end > 1:  # the tail
         for span in by_len:
@@ -274,12 +327,22 @@ def _strip_legal(words: list[str], spans: set[tuple[str, ...]]) -> tuple[list[st
     return kept, removed
 
 
+def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(tuple(words[i : i + n]) == phrase for i in range(len(words) - n + 1))
+
+
 def _pinyin_terms(words: list[str], rules: list[str]) -> list[str]:
     """Chinese organisation terms written in pinyin ("Youxian Gongsi", "Wei Dianzi") read as the terms."""
-    table = vocabulary().pinyin_terms
+    vocab = vocabulary()
+    table, heads = vocab.pinyin_terms, vocab.pinyin_heads
     out: list[str] = []
     i = 0
     while i < len(words):
+        if words[i] not in heads:
+            out.append(words[i])
+            i += 1
+            continue
         for size in (4, 3, 2, 1):
             joined = "".join(words[i : i + size])
             if i + size <= len(words) and joined in table:
@@ -300,7 +363,16 @@ def normalize(raw: object) -> NormalizedName:
     return _normalize(text[:MAX_NAME_CHARS])
 
 
-@lru_cache(maxsize=200_000)
+NORMALIZE_CACHE_BYTES = 64 * 1024 * 1024  # per process: bounded in bytes, since names run to 1,000 chars
+
+
+def _footprint(name: NormalizedName) -> int:
+    """About what a cached result holds: its strings (the key is its `original`) and the entry."""
+    return (2 * sys.getsizeof(name.original) + sum(map(sys.getsizeof, name.tokens))
+            + sum(map(sys.getsizeof, name.rules)) + 200)
+
+
+@cached(LRUCache(maxsize=NORMALIZE_CACHE_BYTES, getsizeof=_footprint), lock=threading.Lock())
 def _normalize(text: str) -> NormalizedName:
     rules: list[str] = []
     original = text
@@ -309,12 +381,13 @@ def _normalize(text: str) -> NormalizedName:
     if nfkc != text:
         rules.append("Unicode compatibility forms folded (NFKC)")
     text = _APOSTROPHES.sub("", _fold_confusables(nfkc, rules).casefold())
-    text = text.replace("&", " and ").replace("+", " ")
+    text = join_letters(strip_vessel_prefix(text, rules), rules).replace("&", " and ").replace("+", " ")
 
     vocab = vocabulary()
-    words = _pinyin_terms(_words(text, rules), rules)
-    words = [w for w in words if w and w not in vocab.stopwords]
+    words = [unleet(w, rules) for w in _pinyin_terms(_words(text, rules), rules)]
+    words = join_single_letters([w for w in words if w and w not in vocab.stopwords], rules)
     kept, legal = _strip_legal(words, _legal_spans(words))
+    kept = read_numbers(kept, rules)
 
     tokens: list[str] = []
     for word in kept:

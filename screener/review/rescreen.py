@@ -151,7 +151,7 @@ def _changed_fields(a: Party, b: Party) -> list[str]:
     return [k for k in da if da[k] != db.get(k)]
 
 
-def _hits(screener: Screener, row: InputRow) -> dict[str, tuple[Party, Scored]]:
+def hits_of(screener: Screener, row: InputRow) -> dict[str, tuple[Party, Scored]]:
     """Every party the row matches at or above the screener's threshold (not only the top few)."""
     if row.not_screened_reason or not row.name:
         return {}
@@ -176,23 +176,23 @@ def _compare(
     for row in rows:
         if tally is not None:
             tally.rows += 1
-        before, after = _hits(old, row), _hits(new, row)
+        before, after = hits_of(old, row), hits_of(new, row)
         base = {"run_id": run_id, "sheet": row.sheet, "row": row.row, "input_name": row.name}
         for pid in after.keys() - before.keys():
             party, scored = after[pid]
             kind = ChangeKind.NEW_MATCH_ADDED_PARTY if pid in added else ChangeKind.NEW_MATCH
-            old_score = _score_if_listed(old, row, pid)
+            old_score = score_if_listed(old, row, pid)
             changes.append(_change(base, kind, party, scored, old_score, scored.score))
         for pid in before.keys() - after.keys():
             party, scored = before[pid]
             kind = ChangeKind.MATCH_PARTY_REMOVED if pid in removed else ChangeKind.NO_LONGER_MATCHES
-            new_score = None if pid in removed else _score_if_listed(new, row, pid)
+            new_score = None if pid in removed else score_if_listed(new, row, pid)
             changes.append(_change(base, kind, party, scored, scored.score, new_score))
     changes.sort(key=lambda c: (c.run_id, c.sheet, c.row, c.kind.value, c.party_id))
     return changes
 
 
-def _score_if_listed(screener: Screener, row: InputRow, pid: str) -> float | None:
+def score_if_listed(screener: Screener, row: InputRow, pid: str) -> float | None:
     """The row's best score (below the threshold) against one party of this version, for context."""
     index = screener.index
     idx = next((i for i, (_, p) in enumerate(index.parties) if p.id == pid), None)
@@ -247,7 +247,7 @@ class StoreLike(Protocol):
 
 
 def run_id_of(run: Any) -> str:
-    return str(getattr(run, "run_id", None) or getattr(run, "id"))
+    return str(getattr(run, "run_id", None) or run.id)
 
 
 def rescreen(

@@ -1,9 +1,9 @@
 """The JSON API for pipelines: check a shipment, screen names, screen a file, show the lists.
 
-Thin shells over `screener.shipment`, `Screener` and `pipeline.screen_sources`. Small requests are
-screened on the event loop (well under a millisecond per party, cheaper than a thread hop); large
-batches run in worker threads, and files in a small process pool, so that checks keep flowing while
-a long file is screened.
+Thin shells over `screener.shipment`, `Screener` and the job queue. Small requests are screened on
+the event loop (well under a millisecond per party, cheaper than a thread hop); large batches are
+screened and encoded as JSON in worker threads, and files are jobs run by worker processes
+(`jobs`), so that checks keep flowing while a long file is screened.
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -23,36 +21,32 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from screener import __version__
-from screener.files.outputs import open_writer
-from screener.files.readers import (
-    TEXT_SUFFIXES,
-    XLSX_SUFFIXES,
-    ColumnNotFound,
-    InputError,
-    open_input,
-)
+from screener.clearance import verdict_of
+from screener.files.readers import TEXT_SUFFIXES, XLSX_SUFFIXES
 from screener.files.writers import json_record
+from screener.missing import OptionalFact, OptionalNameText
 from screener.models import InputRow, ListInfo, RowResult, RunSummary, Status
-from screener.pipeline import screen_sources
+from screener.ownership.assess import with_owners
+from screener.ownership.graph import OwnershipError
 from screener.screening import Screener
-from screener.service.app import (
-    Decisions,
-    ServiceState,
-    build_screener,
-    error_body,
-    log,
-)
-from screener.service.settings import Settings
+from screener.service.errors import error_body
+from screener.service.jobs import new_folder, remove_folder
+from screener.service.refresh import status as refresh_status
+from screener.service.state import Decisions, ServiceState, StoreDown
 from screener.shipment import (
     MAX_NAME_CHARS,
+    MAX_OWNERS,
     Shipment,
     ShipmentDecision,
+    ShipmentError,
+    ShipmentOwner,
     decide,
     screen_parties,
 )
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 INLINE_PARTIES = 50  # up to this many parties are screened on the event loop
+POOLED_PARTIES = 500  # past this many, in a worker process (in a thread up to it)
 CHUNK = 256 * 1024
 
 router = APIRouter()
@@ -88,6 +82,8 @@ class Health(BaseModel):
     version: str
     threshold: float
     lists: list[dict[str, str]]
+    freshness: list[dict[str, object]] = Field(default_factory=list, description="each imported list's "
+                                               "fetched-at, age in days and warning (stale, or last refresh failed)")
 
 
 @router.get("/healthz", response_model=Health, tags=["health"])
@@ -95,7 +91,9 @@ async def healthz(request: Request) -> Response:
     """Liveness and the list versions loaded; needs no key."""
     screener = _screener(request)
     lists = [{"key": i.key, "name": i.name, "version": i.version, "content_hash": i.content_hash} for i in screener.list_infos()]
-    return _json(Health(version=__version__, threshold=screener.threshold, lists=lists).model_dump_json())
+    freshness = await run_in_threadpool(refresh_status, [i.key for i in screener.list_infos()])
+    return _json(Health(version=__version__, threshold=screener.threshold, lists=lists,
+                        freshness=freshness).model_dump_json())
 
 
 @v1.get("/lists", response_model=list[ListInfo], responses=_ERRORS, tags=["lists"])
@@ -111,13 +109,17 @@ async def lists(request: Request) -> Response:
 @v1.post("/check", response_model=ShipmentDecision, responses=_ERRORS, tags=["check"])
 async def check(shipment: Shipment, request: Request) -> Response:
     """RELEASE or HOLD for a shipment: HOLD when any party is a potential match not cleared by an
-    analyst, or could not be screened. The HTTP status is 200 for both; read `decision`."""
+    analyst, could not be screened, or has owners that need review under the 50% Affiliates Rule
+    (`owners` per party). The HTTP status is 200 for both; read `decision`."""
     svc = _service(request)
     screener = _screener(request)
-    if len(shipment.parties) <= INLINE_PARTIES:
-        results = screen_parties(shipment, screener)
-    else:
-        results = await run_in_threadpool(screen_parties, shipment, screener)
+    try:
+        if len(shipment.parties) <= INLINE_PARTIES and not any(p.owners for p in shipment.parties):
+            results = screen_parties(shipment, screener)
+        else:
+            results = await run_in_threadpool(screen_parties, shipment, screener)
+    except ShipmentError as exc:  # ownership that cannot be true: a cycle, shares over 100%
+        return JSONResponse(error_body([{"field": "parties", "message": str(exc)}]), status_code=422)
     if any(r.status is Status.POTENTIAL_MATCH for r in results):
         results = await run_in_threadpool(svc.decisions.apply, results, screener)
     decision = decide(shipment, results, screener)
@@ -130,9 +132,15 @@ async def check(shipment: Shipment, request: Request) -> Response:
 class ScreenParty(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
-    name: str | None = Field(max_length=MAX_NAME_CHARS, description="null or blank: reported as not screened")
-    country: str | None = Field(default=None, max_length=100)
-    address: str | None = Field(default=None, max_length=2_000)
+    name: OptionalNameText = Field(
+        max_length=MAX_NAME_CHARS,
+        description="null or blank: reported as not screened; NaN, Infinity or 'n/a' as a name: 422",
+    )
+    country: OptionalFact = Field(default=None, max_length=100)
+    address: OptionalFact = Field(default=None, max_length=2_000)
+    owners: list[ShipmentOwner] = Field(
+        default_factory=list, max_length=MAX_OWNERS, description="owners with their share, for the Affiliates Rule"
+    )
 
 
 class ScreenRequest(BaseModel):
@@ -145,17 +153,48 @@ class ScreenResponse(BaseModel):
     threshold: float
     lists: list[ListInfo]
     counts: dict[str, int]
+    clear: bool = Field(description="every party screened and clear (the rule of `check` and the CLI's exit 0)")
+    verdict: str = Field(description="why clear or not, in one line")
     results: list[dict[str, Any]] = Field(
         description="per party, in order: the flat record (status, score, entity, explanation, sources...) "
         "plus `matches`, every candidate above the threshold with its structured explanation"
     )
 
 
-def _screen_batch(rows: list[InputRow], screener: Screener, svc: ServiceState) -> list[RowResult]:
+def _screen_batch(rows: list[InputRow], screener: Screener, svc: ServiceState,
+                  owned: list[tuple[str | None, list[ShipmentOwner], str]] | None = None) -> bytes:
+    """Screen and encode a batch; run in a worker thread for large ones, so neither holds the loop.
+    `owned` is (name, owners, where) per party when any party has owners (OwnershipError if impossible)."""
     results = list(screener.screen_rows(rows))
+    if owned:
+        results = with_owners(screener, results, owned)
+    return _decided_payload(results, screener, svc.decisions)
+
+
+def _pooled_batch(screener: Screener, decisions: Decisions, rows: list[InputRow]) -> bytes:
+    """In a worker process (`Runner.run_in_pool`): a big batch holds neither the loop nor the GIL."""
+    return _decided_payload(list(screener.screen_rows(rows)), screener, decisions)
+
+
+def _decided_payload(results: list[RowResult], screener: Screener, decisions: Decisions) -> bytes:
     if any(r.status is Status.POTENTIAL_MATCH for r in results):
-        results = svc.decisions.apply(results, screener)
-    return results
+        results = decisions.apply(results, screener)
+    return _batch_payload(results, screener)
+
+
+def _batch_payload(results: list[RowResult], screener: Screener) -> bytes:
+    counts = {s.value: 0 for s in Status}
+    for r in results:
+        counts[r.status.value] += 1
+    payload = {
+        "threshold": screener.threshold,
+        "lists": [i.model_dump(mode="json") for i in screener.list_infos()],
+        "counts": counts,
+        "clear": (outcome := verdict_of(results)).clear,
+        "verdict": outcome.reason,
+        "results": [json_record(r) for r in results],
+    }
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
 @v1.post("/screen", response_model=ScreenResponse, responses=_ERRORS, tags=["screen"])
@@ -168,30 +207,23 @@ async def screen(body: ScreenRequest, request: Request) -> Response:
         message = f"at most {limit:,} parties per request, got {len(body.parties):,}"
         return JSONResponse(error_body([{"field": "parties", "message": message}]), status_code=422)
     rows = [InputRow(name=p.name, country=p.country, address=p.address, row=i) for i, p in enumerate(body.parties, 1)]
-    if len(rows) <= INLINE_PARTIES:
-        results = list(screener.screen_rows(rows))
-        if any(r.status is Status.POTENTIAL_MATCH for r in results):
-            results = await run_in_threadpool(svc.decisions.apply, results, screener)
-    else:
-        results = await run_in_threadpool(_screen_batch, rows, screener, svc)
-    counts = {s.value: 0 for s in Status}
-    for r in results:
-        counts[r.status.value] += 1
-    payload = {
-        "threshold": screener.threshold,
-        "lists": [i.model_dump(mode="json") for i in screener.list_infos()],
-        "counts": counts,
-        "results": [json_record(r) for r in results],
-    }
-    return _json(json.dumps(payload, ensure_ascii=False))
+    owned = [(p.name, p.owners, f"parties[{i}]") for i, p in enumerate(body.parties)]
+    if any(p.owners for p in body.parties):
+        try:
+            return _json(await run_in_threadpool(_screen_batch, rows, screener, svc, owned))
+        except OwnershipError as exc:  # a cycle, shares over 100%
+            return JSONResponse(error_body([{"field": "parties", "message": str(exc)}]), status_code=422)
+    if len(rows) > POOLED_PARTIES and svc.runner is not None:
+        return _json(await svc.runner.run_in_pool(_pooled_batch, rows))
+    if len(rows) > INLINE_PARTIES:
+        return _json(await run_in_threadpool(_screen_batch, rows, screener, svc))
+    results = list(screener.screen_rows(rows))
+    if any(r.status is Status.POTENTIAL_MATCH for r in results):
+        results = await run_in_threadpool(svc.decisions.apply, results, screener)
+    return _json(_batch_payload(results, screener))
 
 
 # --- screening a file -----------------------------------------------------------------------------
-
-
-class TooManyRows(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the file has more than {limit:,} data rows (limit {limit:,})")
 
 
 def _client_name(filename: str | None) -> str:
@@ -201,89 +233,10 @@ def _client_name(filename: str | None) -> str:
     return name or "upload"
 
 
-def _limit_rows(rows: Iterable[InputRow], limit: int) -> Iterator[InputRow]:
-    for n, row in enumerate(rows, start=1):
-        if n > limit:
-            raise TooManyRows(limit)
-        yield row
-
-
 def _save(upload: IO[bytes], path: Path) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         shutil.copyfileobj(upload, out, 1024 * 1024)
-
-
-class _StoreUnavailable(Exception):
-    pass
-
-
-def _screen_upload(
-    screener: Screener,
-    decisions: Decisions,
-    max_rows: int,
-    upload: Path,
-    display_name: str,
-    output: Path,
-    options: dict[str, str | None],
-    user: str,
-    record: bool,
-) -> RunSummary:
-    """Open, screen and write one uploaded file, analysts' decisions applied."""
-    store = decisions.store()
-    if record and store is None:
-        raise _StoreUnavailable()
-    source = open_input(upload, display_name=display_name, **options)
-
-    def screen_fn(rows: Iterable[InputRow]) -> Iterator[RowResult]:
-        results = screener.screen_rows(_limit_rows(rows, max_rows))
-        return iter(store.apply_decisions(results, screener)) if store is not None else results
-
-    recorder = store.recorder(user=user, source="api") if record else None
-    try:
-        writer = open_writer(output, screener.lists)
-        summary = screen_sources(
-            screener, [source], writer, screen=screen_fn, user=user,
-            observe=recorder.observe if recorder else None,
-        )
-    except BaseException as exc:
-        if recorder is not None:
-            recorder.abort(str(exc) or type(exc).__name__)
-        raise
-    finally:
-        source.close()
-    if recorder is not None:
-        recorder.finish(summary)
-    return summary
-
-
-# Files are screened in a small pool of processes, each holding its own Screener: a long file in
-# a thread of the server process would hold the GIL and slow every check on that process.
-_WORKER: dict[str, Any] = {}
-
-
-def _init_file_worker(settings_data: dict[str, Any]) -> None:
-    settings = Settings.model_validate(settings_data)
-    _WORKER.update(settings=settings, screener=build_screener(settings), decisions=Decisions(settings.db_url))
-
-
-def _file_job(*args: Any) -> tuple[str, Any, Any]:
-    """In a pool process: ("ok", summary JSON, None), or (kind, one-line message, detail)."""
-    try:
-        summary = _screen_upload(_WORKER["screener"], _WORKER["decisions"], _WORKER["settings"].max_upload_rows, *args)
-        return "ok", summary.model_dump_json(), None
-    except ColumnNotFound as exc:
-        return "input", str(exc), exc.headers
-    except InputError as exc:
-        return "input", str(exc), None
-    except TooManyRows as exc:
-        return "rows", str(exc), None
-    except _StoreUnavailable:
-        return "store", "the audit store is unavailable; the run cannot be recorded", None
-    except Exception:  # noqa: BLE001 - logged here with an id; the client gets only the id
-        error_id = uuid.uuid4().hex[:12]
-        log.exception("internal error %s while screening an upload", error_id)
-        return "error", error_id, None
 
 
 def _file_error(kind: str, value: str, detail: Any, display_name: str) -> JSONResponse:
@@ -296,6 +249,8 @@ def _file_error(kind: str, value: str, detail: Any, display_name: str) -> JSONRe
         return JSONResponse({"error": f"{display_name}: {value}"}, status_code=413)
     if kind == "store":
         return JSONResponse({"error": value}, status_code=503)
+    if kind == "cancelled":
+        return JSONResponse({"error": "the screening was cancelled"}, status_code=503)
     return JSONResponse({"error": "internal error", "id": value}, status_code=500)
 
 
@@ -323,7 +278,7 @@ def _truthy(value: str | None) -> bool:
 )
 async def screen_file(
     request: Request,
-    file: UploadFile = File(..., description="customer spreadsheet: .xlsx, .xlsm, .csv, .tsv or .txt"),
+    file: UploadFile = File(..., description="customer spreadsheet: .xlsx, .xlsm, .csv, .tsv or .txt"),  # noqa: B008
     fmt: str | None = Form(None, alias="format", description="xlsx (default) or json"),
     sheet: str | None = Form(None, description="screen only this sheet"),
     name_column: str | None = Form(None, description="header, letter or number of the name column"),
@@ -358,21 +313,36 @@ async def screen_file(
             status_code=422,
         )
     user = f"api-key:{getattr(request.state, 'api_key_id', 'unknown')}"
-    workdir = Path(tempfile.mkdtemp(prefix="screener-upload-"))  # mode 0700
+    runner = svc.runner
+    assert runner is not None, "the job runner is built with the app"
     try:
-        upload = workdir / f"input{suffix}"  # generated name: the client's name never becomes a path
-        output = workdir / f"report.{out_format}"
+        shared = await run_in_threadpool(svc.shared)
+    except StoreDown:
+        return JSONResponse({"error": "the job store is unavailable; try again later"}, status_code=503)
+    job_id, workdir = new_folder()  # private (0700); the client's name never becomes a path
+    try:
+        upload = workdir / f"input{suffix}"
         await run_in_threadpool(_save, file.file, upload)
         await file.close()
-        kind, value, detail = await svc.run_file_job(
-            _file_job, upload, display_name, output, options, user, _truthy(opt("record", record))
-        )
-        if kind != "ok":
-            return _file_error(kind, value, detail, display_name)
-        summary = RunSummary.model_validate_json(value)
-        fh = output.open("rb")  # stays readable after the folder is removed below
+        spec = {"input": str(upload), "output": str(workdir / f"report.{out_format}"), "options": options,
+                "user": user, "record": _truthy(opt("record", record)), "max_rows": svc.settings.max_upload_rows}
+        await run_in_threadpool(lambda: shared.add_job(kind="api", user=user, file_name=display_name, workdir=workdir,
+                                                       spec=spec, size=upload.stat().st_size, job_id=job_id))
+        runner.wake()
+        job = None
+        try:
+            while job is None:
+                job = await runner.wait(job_id, timeout=3600)
+        finally:
+            if job is None:  # the client went away: stop the work nobody will read
+                await run_in_threadpool(shared.cancel_job, job_id, user)
+        outcome = json.loads(job.result or '{"kind": "error", "value": "lost"}')
+        if outcome["kind"] != "ok":
+            return _file_error(outcome["kind"], outcome["value"], outcome.get("detail"), display_name)
+        summary = RunSummary.model_validate_json(outcome["value"])
+        fh = Path(spec["output"]).open("rb")  # noqa: ASYNC230, SIM115 - readable after the folder goes
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_folder(workdir)
 
     size = os.fstat(fh.fileno()).st_size
     potential = summary.counts.get(Status.POTENTIAL_MATCH.value, 0)
@@ -381,6 +351,7 @@ async def screen_file(
         "X-Screener-Run-Id": summary.run_id,
         "X-Screener-Rows": str(summary.rows_reported),
         "X-Screener-Potential-Matches": str(potential),
+        "X-Screener-Clear": "true" if summary.clear else "false",
     }
     if out_format == "xlsx":
         headers["Content-Disposition"] = f'attachment; filename="screening-{stem or "upload"}.xlsx"'

@@ -1,16 +1,17 @@
 """The upload page for compliance staff: sign in, upload a spreadsheet, review matches, download.
 
-A thin shell over the library: `readers.open_input` checks the file, `pipeline.screen_sources`
-screens it into the Excel report, `Store` records the run and the analysts' decisions, and
-`Store.apply_decisions` marks matches already reviewed, so a second upload shows them as cleared.
+A thin shell over the library: an upload becomes a job (`jobs`) whose worker process checks the
+file, screens it into the Excel report and records the run; `Store` keeps the analysts' decisions,
+and `Store.apply_decisions` marks matches already reviewed, so a second upload shows them as cleared.
 
 Security model, kept small on purpose:
-- Sessions are signed cookies (itsdangerous; HttpOnly, SameSite=Lax, Secure over https) that expire
-  after `settings.session_hours`; signing out revokes the session in this process.
+- Sessions live in the store (`shared`), named by a signed cookie (itsdangerous; HttpOnly,
+  SameSite=Lax, Secure over https) and expire after `settings.session_hours`; signing out ends the
+  session on every worker. Sign-in tries are counted in the store before the password is checked.
 - Every page except sign-in needs a session (pages redirect, the JSON status answers 401), checked
   before a byte of an upload is read; every POST carries a CSRF token bound to the session
   (sign-in: to a short-lived pre-session cookie).
-- Uploads go to a private temp folder (0700) under a random name and are deleted after the run.
+- Uploads go to their job's private folder (0700) under a fixed name and are deleted with it.
   Reports are served from `<home>/reports/<run_id>.xlsx`, the path built from a run id that must
   match a strict pattern and exist in the store, never from anything else the user sends.
 - Templates autoescape, pages carry a CSP without inline script, and errors are fixed sentences or
@@ -19,16 +20,14 @@ Security model, kept small on purpose:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import secrets
-import tempfile
 import threading
-import time
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -44,17 +43,27 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from screener.files.outputs import open_writer
-from screener.files.readers import ColumnNotFound, InputError, InputSource, open_input
-from screener.home import home
-from screener.models import InputRow, RowResult, Status
-from screener.pipeline import screen_sources
-from screener.review.store import Store, StoreError, input_key, party_hash
+from screener.clearance import verdict
+from screener.files.readers import InputError
+from screener.home import home, private_dir
+from screener.lists.coverage import coverage_lines
+from screener.models import Status
+from screener.review.decisions import Evidence, RowReview, basis_of
+from screener.review.roundtrip import import_decisions, write_reviewed_report
+from screener.review.store import Store, StoreError
+from screener.review.users import ROLES
 from screener.screening import Screener
+from screener.service.headers import CSP
+from screener.service.jobs import jobs_root, new_folder, remove_folder
+from screener.service.refresh import status as refresh_status
 from screener.service.settings import Settings
+from screener.service.shared import JobRow, Shared, secret_key
+from screener.service.state import StoreDown
+from screener.wording import kind_label, plain_explanation
 
 log = logging.getLogger("screener.web")
 
@@ -68,23 +77,27 @@ UPLOAD_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".tsv", ".txt")
 PAGE_ROWS = 500
 MAX_MATCH_ROWS = 2_000  # potential-match rows shown with review forms; the report holds them all
 MAX_JOBS_PER_USER = 3
-PENDING_SECONDS = 3600
-JOB_KEEP_SECONDS = 24 * 3600
-FAILED_SIGNINS = 5
-FAILED_WINDOW = 15 * 60
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
+OPEN_WAIT_SECONDS = 3.0  # an upload's first answer waits this long for a worker to open the file
 MESSAGES = {  # the only texts a query string can select
-    "saved": "Decision recorded. It applies to later uploads while the list entry and threshold stay the same.",
+    "saved": "Decision recorded. It applies to later rows with the same name, country, address and customer id "
+    "while the list version, the party's entry and the threshold stay the same.",
+    "pending": "Clearance recorded, pending approval: this is a strong match, so a supervisor other than you must "
+    "approve it. Until then it still holds shipments.",
+    "approved": "Clearance approved.",
     "comment": "A comment is required: say why.",
-    "decision": "Choose false positive or confirmed match.",
+    "decision": "Choose false positive, confirmed match or escalate.",
+    "role": "Decisions are made by analysts and supervisors.",
+    "approver": "Only a supervisor can approve a clearance.",
+    "four_eyes": "You proposed this clearance: a second person, a supervisor, must approve it.",
+    "approval": "This decision is not a clearance waiting for approval (any more).",
     "party": "This party is not on the lists loaded now, so it cannot be reviewed here.",
     "version": "This run screened another version of the list; upload the file again to review it "
     "against the list loaded now.",
     "row": "That row is not a potential match of this run.",
 }
+
+
+USER_MESSAGES = {"add": "User added.", "role": "Role changed.", "policy": "Policy saved."}
 
 
 class _SignInRequired(Exception):
@@ -108,53 +121,27 @@ class Session:
 
 
 @dataclass
-class Job:
-    id: str
-    user: str
-    file_name: str
-    path: Path
-    source: InputSource
-    total: int | None = None
-    state: str = "queued"  # queued | running | done | failed
-    rows: int = 0
-    error: str | None = None
-    run_id: str | None = None
-    created: float = field(default_factory=time.time)
-    ended: float | None = None
-
-
-@dataclass
 class Pending:
     """An upload whose name column must be chosen by the user before it can be screened."""
 
     token: str
-    user: str
     file_name: str
-    path: Path
     headers: list[str]
     message: str
-    created: float = field(default_factory=time.time)
 
 
 class Web:
-    """State of the page: store, signer, private upload folder, background jobs."""
+    """State of the page: store, signer, upload folders. Sessions, sign-in counters and jobs live
+    in the store (`shared`), so every server process sees the same ones."""
 
     def __init__(self, app: FastAPI, settings: Settings) -> None:
         self.app = app
         self.settings = settings
         self._store: Store | None = None
-        self.signer = URLSafeTimedSerializer(settings.secret_key or secrets.token_hex(32), salt="screener-web")
+        self.signer = URLSafeTimedSerializer(secret_key(settings.secret_key), salt="screener-web")
         self.session_seconds = max(60, int(settings.session_hours * 3600))
-        self._uploads = tempfile.TemporaryDirectory(prefix="screener-uploads-", ignore_cleanup_errors=True)
-        self.upload_dir = Path(self._uploads.name)
-        os.chmod(self.upload_dir, 0o700)
-        self.reports = home() / "reports"
-        self.reports.mkdir(parents=True, exist_ok=True)
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screener-web")
-        self.jobs: dict[str, Job] = {}
-        self.pending: dict[str, Pending] = {}
-        self.revoked: dict[str, float] = {}
-        self.failures: dict[str, list[float]] = {}
+        self.upload_dir = jobs_root()  # one private folder per job under it
+        self.reports = private_dir(home() / "reports")
         self.lock = threading.Lock()
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"),
@@ -163,6 +150,9 @@ class Web:
         self.env.filters["score"] = lambda v: "" if v is None else f"{v:.1f}"
         self.env.filters["safe_url"] = _safe_url
         self.env.filters["group_sources"] = _group_sources
+        self.env.filters["coverage"] = coverage_lines  # what the lists cover, beside every result
+        self.env.filters["plain"] = plain_explanation
+        self.env.filters["kind_label"] = kind_label
 
     @property
     def store(self) -> Store:
@@ -178,6 +168,13 @@ class Web:
         return self._store
 
     @property
+    def shared(self) -> Shared:
+        try:
+            return self.app.state.service.shared()  # type: ignore[no-any-return]
+        except StoreDown as exc:
+            raise _Refused(503, "The audit store is unavailable; ask your administrator.") from exc
+
+    @property
     def screener(self) -> Screener:
         """The service's screener (built at start-up), or the default list at the settings' threshold."""
         found = getattr(self.app.state, "screener", None)
@@ -190,10 +187,26 @@ class Web:
     def page(
         self, request: Request, template: str, status: int = 200, session: Session | None = None, **context: Any
     ) -> HTMLResponse:
-        values: dict[str, Any] = {"user": session.user if session else None, "csrf": session.csrf if session else None}
+        values: dict[str, Any] = {"user": session.user if session else None, "csrf": session.csrf if session else None,
+                                  "role": self.role(session)}
+        if session is not None:  # each imported list's version, age and warning, in the page header
+            values["freshness"] = refresh_status([i.key for i in self.screener.list_infos()])
         values.update(context)
         html = self.env.get_template(template).render(**values)
         return HTMLResponse(html, status_code=status, headers=_page_headers())
+
+    def role(self, session: Session | None) -> str | None:
+        """The signed-in user's role, read on every page so a changed role applies at once."""
+        if session is None or self._store is None:
+            return None
+        try:
+            return self._store.role_of(session.user)
+        except Exception:  # noqa: BLE001 - shown in the header only; an outage must not break an error page
+            return None
+
+    def require_role(self, session: Session, *roles: str) -> None:
+        if self.store.role_of(session.user) not in roles:
+            raise _Refused(403, f"This needs the {' or '.join(roles)} role.")
 
     def refused(self, request: Request, status: int, message: str, session: Session | None = None) -> HTMLResponse:
         return self.page(request, "error.html", status, session, title="Not possible", message=message)
@@ -205,11 +218,11 @@ class Web:
         if not raw:
             return None
         try:
-            data = self.signer.loads(raw, max_age=self.session_seconds, salt="session")
-            s = Session(user=str(data["u"]), csrf=str(data["c"]), sid=str(data["s"]))
+            sid = str(self.signer.loads(raw, max_age=self.session_seconds, salt="session")["s"])
         except (BadSignature, KeyError, TypeError, ValueError):
             return None
-        return None if s.sid in self.revoked else s
+        found = self.shared.session(sid)  # signed out or expired on any worker: gone for all
+        return Session(user=found[0], csrf=found[1], sid=sid) if found else None
 
     def require(self, request: Request, json: bool = False) -> Session:
         s = self.session(request)
@@ -246,35 +259,25 @@ class Web:
             return ""
 
     def start_session(self, request: Request, user: str, target: str) -> Response:
-        data = {"u": user, "c": secrets.token_urlsafe(24), "s": secrets.token_urlsafe(12)}
+        sid, _ = self.shared.open_session(user, self.session_seconds)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
-            SESSION_COOKIE, self.signer.dumps(data, salt="session"), max_age=self.session_seconds,
+            SESSION_COOKIE, self.signer.dumps({"s": sid}, salt="session"), max_age=self.session_seconds,
             httponly=True, samesite="lax", secure=request.url.scheme == "https", path="/",
         )
         response.delete_cookie(SIGNIN_COOKIE, path="/")
         return response
 
-    def throttled(self, name: str) -> bool:
-        now = time.time()
-        with self.lock:
-            recent = [t for t in self.failures.get(name.casefold(), []) if now - t < FAILED_WINDOW]
-            self.failures[name.casefold()] = recent
-            return len(recent) >= FAILED_SIGNINS
-
-    def failed(self, name: str) -> None:
-        with self.lock:
-            self.failures.setdefault(name.casefold(), []).append(time.time())
-
     # -- uploads and jobs ------------------------------------------------------------------------
 
-    async def save_upload(self, upload: UploadFile) -> tuple[Path, str]:
-        """Copy the upload under a random name into the private folder; return (path, shown name)."""
+    async def save_upload(self, upload: UploadFile) -> tuple[str, Path, str]:
+        """Copy the upload into a new job folder; return (job id, path, shown name)."""
         shown = _display_name(upload.filename or "")
         suffix = Path(shown).suffix.lower()
         if not shown or suffix not in UPLOAD_SUFFIXES:
             raise _Refused(400, "Upload an Excel workbook (.xlsx) or a delimited text file (.csv, .tsv, .txt).")
-        path = self.upload_dir / f"{secrets.token_hex(16)}{suffix}"
+        job_id, folder = new_folder()
+        path = folder / f"input{suffix}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         size = 0
         try:
@@ -285,111 +288,35 @@ class Web:
                         raise _Refused(413, f"The file is larger than {_size(self.settings.max_upload_bytes)}.")
                     out.write(chunk)
         except BaseException:
-            path.unlink(missing_ok=True)
+            remove_folder(folder)
             raise
         if size == 0:
-            path.unlink(missing_ok=True)
+            remove_folder(folder)
             raise _Refused(400, "The file is empty.")
-        return path, shown
+        return job_id, path, shown
 
-    def sweep(self) -> None:
-        """Forget old jobs and abandoned column choices (deleting their files)."""
-        now = time.time()
-        with self.lock:
-            for token, p in list(self.pending.items()):
-                if now - p.created > PENDING_SECONDS:
-                    p.path.unlink(missing_ok=True)
-                    del self.pending[token]
-            for job_id, job in list(self.jobs.items()):
-                if job.ended and now - job.ended > JOB_KEEP_SECONDS:
-                    del self.jobs[job_id]
-            for sid, until in list(self.revoked.items()):
-                if until < now:
-                    del self.revoked[sid]
-
-    def start_job(self, user: str, path: Path, file_name: str, source: InputSource) -> Job:
-        with self.lock:
-            active = [j for j in self.jobs.values() if j.user == user and j.state in ("queued", "running")]
-            if len(active) >= MAX_JOBS_PER_USER:
-                source.close()
-                path.unlink(missing_ok=True)
-                raise _Refused(429, "You have uploads still screening; wait for them to finish.")
-            job = Job(id=secrets.token_urlsafe(18), user=user, file_name=file_name, path=path, source=source)
-            job.total = _estimate_rows(path, source)
-            self.jobs[job.id] = job
-        self.executor.submit(self.run_job, job)
-        return job
-
-    def run_job(self, job: Job) -> None:
-        """Screen, apply decisions, write the report, record the run; always delete the upload."""
-        job.state = "running"
-        screener = self.screener
-        staging = self.reports / f".job-{job.id}.xlsx"
-        recorder = None
-        limit = self.settings.max_upload_rows
-
-        def limited(rows: Iterable[InputRow]) -> Iterator[InputRow]:
-            for n, row in enumerate(rows, start=1):
-                if n > limit:
-                    raise InputError(f"more than {limit:,} rows: split the file", file=job.file_name)
-                yield row
-
-        def screen(rows: Iterable[InputRow]) -> Iterator[RowResult]:
-            return self.store.apply_decisions(screener.screen_rows(limited(rows)), screener)
-
-        try:
-            recorder = self.store.recorder(user=job.user, source="web")
-            observe_row = recorder.observe
-
-            def observe(result: RowResult) -> None:
-                observe_row(result)
-                job.rows += 1
-
-            writer = open_writer(staging, screener.lists)
-            summary = screen_sources(screener, [job.source], writer, screen=screen, user=job.user, observe=observe)
-            run_id = recorder.finish(summary)
-            if not RUN_ID.fullmatch(run_id):
-                raise StoreError("unexpected run id")
-            os.replace(staging, self.reports / f"{run_id}.xlsx")
-            job.run_id = run_id
-            job.state = "done"
-        except InputError as exc:
-            if recorder is not None:
-                recorder.abort(str(exc))
-            job.error = str(exc)
-            job.state = "failed"
-        except Exception as exc:
-            log.exception("screening upload %s failed", job.id)
-            if recorder is not None:
-                _quietly(recorder.abort, type(exc).__name__)
-            job.error = "Screening failed; the run was not completed. Try again, or ask your administrator."
-            job.state = "failed"
-        finally:
-            job.source.close()
-            job.path.unlink(missing_ok=True)
-            staging.unlink(missing_ok=True)
-            job.ended = time.time()
+    def queue_job(self, job_id: str, user: str, path: Path, file_name: str, columns: dict[str, str | None]) -> None:
+        """Queue a saved upload for the worker processes (at most MAX_JOBS_PER_USER at once)."""
+        shared = self.shared
+        if shared.active_jobs(user) >= MAX_JOBS_PER_USER:
+            remove_folder(path.parent)
+            raise _Refused(429, "You have uploads still screening; wait for them to finish.")
+        spec = {"input": str(path), "output": str(path.parent / "report.xlsx"), "options": columns,
+                "user": user, "record": True, "max_rows": self.settings.max_upload_rows}
+        if shared.job(job_id) is None:
+            shared.add_job(kind="web", user=user, file_name=file_name, workdir=path.parent, spec=spec,
+                           size=path.stat().st_size, job_id=job_id)
+        else:  # a column choice: the same job, queued again with the columns
+            shared.update_job(job_id, state="queued", spec=spec, owner=None)
 
     # -- results ---------------------------------------------------------------------------------
 
-    def review_state(self, run_threshold: float, rows: list[Any]) -> dict[tuple[int, int], dict[str, Any]]:
-        """For every candidate on the page, the decision in force now and whether it still holds."""
-        screener = self.screener
-        parties = {(k, p.id): p for k, lst in screener.lists for p in lst.parties}
-        decided = self.store.current_decisions()
-        out: dict[tuple[int, int], dict[str, Any]] = {}
-        for row in rows:
-            key = input_key(row.input_name)
-            for i, m in enumerate(row.matches):
-                d = decided.get((key, m.entity_id, m.list_key))
-                if d is None:
-                    continue
-                party = parties.get((m.list_key, m.entity_id))
-                holds = party is not None and d.party_hash == party_hash(party) and round(d.threshold, 6) == round(
-                    run_threshold, 6
-                )
-                out[(row.seq, i)] = {"decision": d, "holds": holds}
-        return out
+    def reviews(self, run: Any, rows: list[Any]) -> dict[int, RowReview]:
+        """Each potential match's review under today's decision log, judged as every shell judges it."""
+        basis = basis_of(self.screener, run.lists, run.threshold)
+        todo = [r for r in rows if r.matches]
+        found = self.store.review_rows([(Evidence.recorded(r), r.matches) for r in todo], basis)
+        return {r.seq: review for r, review in zip(todo, found, strict=True)}
 
 
 def mount(app: FastAPI, settings: Settings) -> None:
@@ -438,19 +365,21 @@ def mount(app: FastAPI, settings: Settings) -> None:
         password = str(form.get("password") or "")[:1024]
         target = str(form.get("next") or "/")
         target = target if _local_path(target) else "/"
-        if web.throttled(name):
+        address = request.client.host if request.client else "unknown"
+        shared = web.shared
+        # the try is counted before the password is checked, so concurrent guesses cannot overtake the limit
+        if not await run_in_threadpool(shared.reserve_signin, name, address):
             return _signin_form(request, target, "Too many failed attempts; wait 15 minutes.", 429)
-        if not name or not password or not await run_in_threadpool(web.store.verify_user, name, password):
-            web.failed(name)
+        if not name or not password or not await run_in_threadpool(web.store.sign_in, name, password):
             return _signin_form(request, target, "Wrong user name or password.", 401)
+        await run_in_threadpool(shared.release_signin, name, address)
         return web.start_session(request, name, target)
 
     @router.post("/signout")
     async def signout(request: Request) -> Response:
         session = web.require(request)
         await web.form(request, session)
-        with web.lock:
-            web.revoked[session.sid] = time.time() + web.session_seconds
+        await run_in_threadpool(web.shared.close_session, session.sid)
         response = RedirectResponse("/signin", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -460,7 +389,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     @router.get("/", response_class=HTMLResponse)
     async def upload_page(request: Request) -> Response:
         session = web.require(request)
-        recent = web.store.list_runs(include_incomplete=True, limit=10)
+        recent = web.store.list_runs(include_incomplete=True, limit=10, viewer=session.user)
         return web.page(request, "upload.html", 200, session, title="Screen a file", runs=recent,
                         max_size=_size(web.settings.max_upload_bytes), error=None)
 
@@ -468,42 +397,37 @@ def mount(app: FastAPI, settings: Settings) -> None:
     async def upload(request: Request) -> Response:
         session = web.require(request)
         form = await web.form(request, session, upload=True)
-        web.sweep()
         try:
             file = form.get("file")
             if not isinstance(file, UploadFile) or not file.filename:
                 raise _Refused(400, "Choose a file to screen.")
-            path, shown = await web.save_upload(file)
+            job_id, path, shown = await web.save_upload(file)
         finally:
             await form.close()
-        return await _open_and_start(request, session, path, shown, {})
+        return await _open_and_start(request, session, job_id, path, shown, {})
 
     async def _open_and_start(
-        request: Request, session: Session, path: Path, shown: str, columns: dict[str, str | None],
-        token: str | None = None,
+        request: Request, session: Session, job_id: str, path: Path, shown: str, columns: dict[str, str | None],
     ) -> Response:
-        try:
-            source = await run_in_threadpool(lambda: open_input(path, display_name=shown, **columns))
-        except ColumnNotFound as exc:
-            token = token or secrets.token_urlsafe(18)
-            pending = Pending(token=token, user=session.user, file_name=shown, path=path,
-                              headers=[h for h in exc.headers if h][:500], message=str(exc))
-            with web.lock:
-                web.pending[token] = pending
+        """Queue the upload, and wait a moment for a worker to open it: a file the reader refuses, or
+        whose name column must be chosen, is answered here; a long run goes to its progress page."""
+        await run_in_threadpool(web.queue_job, job_id, session.user, path, shown, columns)
+        runner = web.app.state.service.runner
+        runner.wake()
+        job = await runner.wait(job_id, timeout=OPEN_WAIT_SECONDS)
+        if job is not None and job.state == "columns":
             return web.page(request, "columns.html", 200, session, title="Which column holds the names?",
-                            pending=pending, chosen=columns)
-        except InputError as exc:
-            path.unlink(missing_ok=True)
-            return _upload_error(request, session, str(exc))
-        except Exception:
-            path.unlink(missing_ok=True)
-            log.exception("opening an upload failed")
-            return _upload_error(request, session, f"{shown}: the file could not be read.")
-        job = await run_in_threadpool(web.start_job, session.user, path, shown, source)
-        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+                            pending=_pending(job), chosen=columns)
+        if job is not None and job.state == "failed" and json.loads(job.result or "{}").get("stage") == "open":
+            return _upload_error(request, session, job.error or f"{shown}: the file could not be read.")
+        return RedirectResponse(f"/jobs/{job_id}", status_code=303)
+
+    def _pending(job: JobRow) -> Pending:
+        return Pending(token=job.id, file_name=job.file_name, headers=job.spec.get("headers", []),
+                       message=job.spec.get("message", ""))
 
     def _upload_error(request: Request, session: Session, message: str) -> Response:
-        recent = web.store.list_runs(include_incomplete=True, limit=10)
+        recent = web.store.list_runs(include_incomplete=True, limit=10, viewer=session.user)
         return web.page(request, "upload.html", 400, session, title="Screen a file", runs=recent,
                         max_size=_size(web.settings.max_upload_bytes), error=message)
 
@@ -511,66 +435,78 @@ def mount(app: FastAPI, settings: Settings) -> None:
     async def choose_columns(request: Request, token: str) -> Response:
         session = web.require(request)
         form = await web.form(request, session)
-        with web.lock:
-            pending = web.pending.get(token) if TOKEN.fullmatch(token) else None
-            if pending is None or pending.user != session.user:
-                raise _Refused(404, "This upload has expired; upload the file again.")
-            del web.pending[token]
+        job = await run_in_threadpool(web.shared.job, token) if TOKEN.fullmatch(token) else None
+        if job is None or job.user != session.user or job.state != "columns":
+            raise _Refused(404, "This upload has expired; upload the file again.")
+        pending = _pending(job)
         chosen: dict[str, str | None] = {}
         for role in ("name", "country", "address"):
             value = str(form.get(f"{role}_column") or "")
             if value and value not in pending.headers:
-                pending.path.unlink(missing_ok=True)
+                await run_in_threadpool(web.shared.end_job, job.id, "cancelled", error="Bad column choice.")
+                remove_folder(job.folder)
                 raise _Refused(400, "Choose columns from the file's headers.")
             chosen[f"{role}_column"] = value or None
         if not chosen["name_column"]:
-            with web.lock:
-                web.pending[token] = pending
             return web.page(request, "columns.html", 400, session, title="Which column holds the names?",
                             pending=pending, chosen=chosen, error="Choose the column that holds the names.")
-        return await _open_and_start(request, session, pending.path, pending.file_name, chosen, token)
+        return await _open_and_start(request, session, job.id, Path(job.spec["input"]), job.file_name, chosen)
 
     # -- progress --------------------------------------------------------------------------------
 
-    def _job(token: str) -> Job:
-        job = web.jobs.get(token) if TOKEN.fullmatch(token) else None
-        if job is None:
-            raise _Refused(404, "No such upload; it may have finished long ago.")
-        return job
+    def _job(token: str, session: Session) -> JobRow | None:
+        job = web.shared.job(token) if TOKEN.fullmatch(token) else None
+        return job if job is not None and job.user == session.user else None
 
     @router.get("/jobs/{token}", response_class=HTMLResponse)
     async def job_page(request: Request, token: str) -> Response:
         session = web.require(request)
-        job = _job(token)
+        job = await run_in_threadpool(_job, token, session)
+        if job is None:
+            raise _Refused(404, "No such upload; it may have finished long ago.")
         if job.state == "done" and job.run_id:
             return RedirectResponse(f"/runs/{job.run_id}", status_code=303)
+        if job.state == "columns":
+            return web.page(request, "columns.html", 200, session, title="Which column holds the names?",
+                            pending=_pending(job), chosen=job.spec.get("options", {}))
         return web.page(request, "job.html", 200, session, title="Screening", job=job)
 
     @router.get("/jobs/{token}/status")
     async def job_status(request: Request, token: str) -> Response:
-        web.require(request, json=True)
-        job = web.jobs.get(token) if TOKEN.fullmatch(token) else None
+        session = web.require(request, json=True)
+        job = await run_in_threadpool(_job, token, session)
         if job is None:
             return JSONResponse({"error": "no such upload"}, status_code=404)
         percent = None
         if job.total:
             percent = 100 if job.state == "done" else min(99, int(job.rows * 100 / job.total))
+        url = f"/runs/{job.run_id}" if job.state == "done" and job.run_id else None
         return JSONResponse(
             {
-                "state": job.state,
+                "state": "failed" if job.state == "cancelled" else job.state,  # the page knows done and failed
+                "cancelled": job.state == "cancelled",
                 "rows": job.rows,
                 "total": job.total,
                 "percent": percent,
                 "error": job.error,
-                "url": f"/runs/{job.run_id}" if job.run_id else None,
+                "url": f"/jobs/{job.id}" if job.state == "columns" else url,
             },
             headers={"Cache-Control": "no-store"},
         )
 
+    @router.post("/jobs/{token}/cancel")
+    async def cancel_job(request: Request, token: str) -> Response:
+        session = web.require(request)
+        await web.form(request, session)
+        if not TOKEN.fullmatch(token) or not await run_in_threadpool(web.shared.cancel_job, token, session.user):
+            raise _Refused(404, "This upload is not screening any more.")
+        web.app.state.service.runner.wake()
+        return RedirectResponse(f"/jobs/{token}", status_code=303)
+
     # -- runs and review -------------------------------------------------------------------------
 
-    def _run(run_id: str) -> Any:
-        run = web.store.get_run(run_id) if RUN_ID.fullmatch(run_id) else None
+    def _run(run_id: str, session: Session) -> Any:
+        run = web.store.get_run(run_id, viewer=session.user) if RUN_ID.fullmatch(run_id) else None
         if run is None:
             raise _Refused(404, "No such run.")
         return run
@@ -578,45 +514,51 @@ def mount(app: FastAPI, settings: Settings) -> None:
     @router.get("/runs", response_class=HTMLResponse)
     async def runs_page(request: Request) -> Response:
         session = web.require(request)
-        runs = web.store.list_runs(include_incomplete=True, limit=200)
-        return web.page(request, "runs.html", 200, session, title="Runs", runs=runs)
+        runs = web.store.list_runs(include_incomplete=True, limit=200, viewer=session.user)
+        return web.page(request, "runs.html", 200, session, title="Runs", runs=runs,
+                        visibility=web.store.policy()["run_visibility"])
 
     @router.get("/runs/{run_id}", response_class=HTMLResponse)
     async def results_page(request: Request, run_id: str, page: int = 1, msg: str = "") -> Response:
         session = web.require(request)
-        run = _run(run_id)
+        run = _run(run_id, session)
         pages = max(1, -(-run.rows_reported // PAGE_ROWS))
         page = min(max(1, page), pages)
 
-        def gather() -> tuple[list[Any], list[Any], dict[tuple[int, int], dict[str, Any]]]:
+        def gather() -> tuple[list[Any], list[Any], dict[int, RowReview]]:
             found = list(web.store.run_rows(run.run_id, status=Status.POTENTIAL_MATCH, order="score",
                                             limit=MAX_MATCH_ROWS))
             shown = list(web.store.run_rows(run.run_id, offset=(page - 1) * PAGE_ROWS, limit=PAGE_ROWS))
-            return found, shown, web.review_state(run.threshold, found)
+            seqs = {r.seq for r in found}
+            return found, shown, web.reviews(run, found + [r for r in shown if r.seq not in seqs])
 
-        matches, rows, states = await run_in_threadpool(gather)
-        cleared = sum(1 for r in matches if r.review_decision == "false_positive")
+        matches, rows, reviews = await run_in_threadpool(gather)
+        tally = {state: 0 for state in ("open", "pending_approval", "cleared", "confirmed", "escalated")}
+        for r in matches:
+            tally[reviews[r.seq].status if r.seq in reviews else "open"] += 1
         return web.page(
             request, "results.html", 200, session, title=f"Run {run.run_id}", run=run, matches=matches,
-            states=states, rows=rows, page=page, pages=pages,
-            page_rows=PAGE_ROWS, cleared=cleared, truncated=run.counts.get("potential_match", 0) > len(matches),
+            reviews=reviews, rows=rows, page=page, pages=pages, tally=tally,
+            verdict=verdict(  # the rule of the CLI's exit code and `check` (screener.clearance)
+                alerts=run.counts.get("potential_match", 0) - tally["cleared"],
+                not_screened=run.counts.get("not_screened", 0),
+                screened=run.counts.get("clear", 0) + run.counts.get("potential_match", 0)),
+            page_rows=PAGE_ROWS, truncated=run.counts.get("potential_match", 0) > len(matches),
             has_report=(web.reports / f"{run.run_id}.xlsx").is_file(), message=MESSAGES.get(msg),
-            message_kind="ok" if msg == "saved" else "error",
+            message_kind="ok" if msg in ("saved", "pending", "approved") else "error",
         )
 
     @router.post("/runs/{run_id}/review")
     async def review(request: Request, run_id: str) -> Response:
         session = web.require(request)
         form = await web.form(request, session)
-        run = _run(run_id)
+        run = _run(run_id, session)
         seq = _int(form.get("seq"))
         candidate = _int(form.get("candidate"))
         row = web.store.get_run_row(run_id, seq) if seq is not None else None
-        back = f"/runs/{run.run_id}"
 
         def again(code: str) -> Response:
-            anchor = f"#row-{seq}" if row is not None else ""
-            return RedirectResponse(f"{back}?msg={code}{anchor}", status_code=303)
+            return _back(run.run_id, code, seq if row is not None else None)
 
         if row is None or row.status is not Status.POTENTIAL_MATCH or candidate is None or not (
             0 <= candidate < len(row.matches)
@@ -624,46 +566,118 @@ def mount(app: FastAPI, settings: Settings) -> None:
             return again("row")
         decision = str(form.get("decision") or "")
         comment = str(form.get("comment") or "").strip()[:2000]
-        if decision not in ("false_positive", "confirmed"):
-            return again("decision")
-        if not comment:
-            return again("comment")
-        match = row.matches[candidate]
-        screener = web.screener
-        lists = dict(screener.lists)
-        restricted = lists.get(match.list_key)
-        party = next((p for p in restricted.parties if p.id == match.entity_id), None) if restricted else None
-        if party is None:
-            return again("party")
-        ran = {li.key: li.content_hash for li in run.lists}
-        if restricted is not None and ran.get(match.list_key) != restricted.content_hash:
-            return again("version")
         try:
-            web.store.decide(session.user, row.input_name or "", match.entity_id, match.list_key, party,
-                             run.threshold, decision, comment)
-        except StoreError:
-            return again("row")
-        return RedirectResponse(f"{back}?msg=saved#row-{seq}", status_code=303)
+            made = await run_in_threadpool(
+                web.store.decide_on_run, session.user, run, row, row.matches[candidate], web.screener,
+                decision, comment,
+            )
+        except StoreError as exc:
+            return again(exc.code if exc.code in MESSAGES else "row")
+        return again("pending" if made.pending else "saved")
+
+    @router.post("/runs/{run_id}/approve")
+    async def approve(request: Request, run_id: str) -> Response:
+        session = web.require(request)
+        form = await web.form(request, session)
+        run = _run(run_id, session)
+        decision_id = _int(form.get("decision_id"))
+        code = "approved"
+        try:
+            if decision_id is None:
+                raise StoreError("no decision", "approval")
+            await run_in_threadpool(web.store.approve, session.user, decision_id, str(form.get("comment") or "")[:2000])
+        except StoreError as exc:
+            code = exc.code if exc.code in MESSAGES else "approval"
+        return _back(run.run_id, code, _int(form.get("seq")))
+
+    @router.post("/runs/{run_id}/decisions")
+    async def import_report(request: Request, run_id: str) -> Response:
+        """A filled-in report uploaded back: its decisions recorded row by row, with the page's rules."""
+        session = web.require(request)
+        form = await web.form(request, session, upload=True)
+        run = _run(run_id, session)
+        try:
+            file = form.get("file")
+            if not isinstance(file, UploadFile) or not file.filename:
+                raise _Refused(400, "Choose the filled-in report to import.")
+            _, path, shown = await web.save_upload(file)
+        finally:
+            await form.close()
+        try:
+            result = await run_in_threadpool(lambda: import_decisions(
+                web.store, path, session.user, lambda _run: web.screener, file_name=shown, viewer=session.user))
+        except InputError as exc:
+            return web.refused(request, 400, str(exc), session)
+        finally:
+            remove_folder(path.parent)
+        return web.page(request, "imported.html", 200, session, title="Decisions imported", run=run,
+                        result=result, file_name=shown)
 
     @router.get("/runs/{run_id}/report.xlsx")
     async def report(request: Request, run_id: str) -> Response:
+        """The run's report with the decisions in force now (the one kept from the run if its list
+        versions are no longer loaded)."""
         session = web.require(request)
-        run = _run(run_id)
-        path = web.reports / f"{run.run_id}.xlsx"
-        if path.parent != web.reports or not path.is_file():
+        run = _run(run_id, session)
+        kept = web.reports / f"{run.run_id}.xlsx"
+        if kept.parent != web.reports or not kept.is_file():
             return web.refused(request, 404, "No Excel report was kept for this run.", session)
+        fresh = web.reports / f".reviewed-{secrets.token_hex(8)}.xlsx"
+        try:
+            written = await run_in_threadpool(write_reviewed_report, web.store, run, web.screener, fresh)
+        except Exception:
+            log.exception("writing the reviewed report of run %s failed", run.run_id)
+            fresh.unlink(missing_ok=True)
+            written = False
         return FileResponse(
-            path,
+            fresh if written else kept,
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             filename=f"screening-{run.run_id}.xlsx",
             headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+            background=BackgroundTask(fresh.unlink, missing_ok=True) if written else None,
         )
+
+    # -- accounts and policy (admins) ------------------------------------------------------------
+
+    @router.get("/users", response_class=HTMLResponse)
+    async def users_page(request: Request, msg: str = "") -> Response:
+        session = web.require(request)
+        web.require_role(session, "admin")
+        return web.page(request, "users.html", 200, session, title="Users", users=web.store.list_users(),
+                        policy=web.store.policy(), roles=ROLES, message=USER_MESSAGES.get(msg))
+
+    @router.post("/users")
+    async def users_change(request: Request) -> Response:
+        session = web.require(request)
+        form = await web.form(request, session)
+        web.require_role(session, "admin")
+        action = str(form.get("action") or "")
+        try:
+            if action == "add":
+                await run_in_threadpool(web.store.add_user, str(form.get("name") or ""),
+                                        str(form.get("password") or ""), str(form.get("role") or ""),
+                                        by=session.user)
+            elif action == "role":
+                web.store.set_role(str(form.get("name") or ""), str(form.get("role") or ""), by=session.user)
+            elif action == "policy":
+                web.store.set_policy("run_visibility", str(form.get("run_visibility") or ""), by=session.user)
+                web.store.set_policy("four_eyes_score", str(form.get("four_eyes_score") or ""), by=session.user)
+            else:
+                raise StoreError("unknown action")
+        except StoreError as exc:
+            return web.refused(request, 400, str(exc).capitalize() + ".", session)
+        return RedirectResponse(f"/users?msg={action}", status_code=303)
 
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="web-static")
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
+
+def _back(run_id: str, code: str, seq: int | None) -> Response:
+    """Back to the results page with one of the fixed MESSAGES, at the row decided on."""
+    return RedirectResponse(f"/runs/{run_id}?msg={code}{f'#row-{seq}' if seq is not None else ''}", status_code=303)
 
 
 def _page_headers() -> dict[str, str]:
@@ -712,14 +726,6 @@ def _group_sources(sources: Iterable[Any]) -> list[dict[str, Any]]:
     return list(groups.values())
 
 
-def _quietly(fn: Any, *args: Any) -> None:
-    """For clean-up after a failure: a second error must not hide the first."""
-    try:
-        fn(*args)
-    except Exception:
-        log.exception("clean-up after a failed upload failed")
-
-
 def _size(n: int) -> str:
     return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n / 1024:g} KiB"
 
@@ -728,22 +734,4 @@ def _int(value: object) -> int | None:
     try:
         return int(str(value))
     except (TypeError, ValueError):
-        return None
-
-
-def _estimate_rows(path: Path, source: InputSource) -> int | None:
-    """A cheap row count for the progress bar (lines of text, or the sheets' stated dimensions)."""
-    try:
-        if source.kind == "csv":
-            with path.open("rb") as fh:
-                lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
-            return max(1, lines)
-        from openpyxl import load_workbook
-
-        book = load_workbook(path, read_only=True)
-        try:
-            return max(1, sum((book[s].max_row or 0) - 1 for s in source.sheets if s in book.sheetnames))
-        finally:
-            book.close()
-    except Exception:
         return None

@@ -47,6 +47,10 @@ function setupJob() {
       document.getElementById("bar").setAttribute("aria-valuenow", data.percent);
     }
     const total = data.total ? " of about " + data.total.toLocaleString() : "";
+    if (data.state === "columns" && data.url) {  // the worker needs the name column chosen
+      window.location.href = data.url;
+      return;
+    }
     if (data.state === "done" && data.url) {
       text.textContent = data.rows.toLocaleString() + " rows screened. Opening the results…";
       window.location.href = data.url;

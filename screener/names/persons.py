@@ -1,0 +1,90 @@
+"""Parts of personal names that say little about who someone is: titles, patronymics, particles.
+
+The official lists hold individuals, written with and without a patronymic ("Vladimir Vladimirovich
+Putin"), a title ("Dr.", "Shaikh"), and Arabic or Dutch particles ("bin", "al-", "van der"). These
+parts weigh little, so a name given without them still matches, and two people who share only them
+do not. A patronymic ending a name is a family name (Abramovich, Lukashevich) and weighs in full; two
+different patronymics are two different fathers (see `matcher`).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# East Slavic, Turkic and Icelandic patronymics: -ovich, -evna, -ogly, -kyzy, -dottir
+_PATRONYMIC = re.compile(r"^[a-z]{3,}(?:ovich|evich|ovych|evych|ovna|evna|ivna|ichna|ogly|oglu|kyzy|dottir)$")
+_PARTICLES = frozenset(
+    {
+        "bin",
+        "ibn",
+        "ben",
+        "bint",
+        "binti",
+        "al",
+        "el",
+        "ul",
+        "ud",
+        "ur",
+        "abu",
+        "umm",
+        "van",
+        "von",
+        "der",
+        "den",
+        "de",
+        "des",
+        "da",
+        "di",
+        "du",
+        "dos",
+        "das",
+        "del",
+        "la",
+        "le",
+        "ter",
+        "y",
+        "e",
+    }
+)
+_TITLES = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "dr",
+        "prof",
+        "sir",
+        "lord",
+        "lady",
+        "president",
+        "praesident",
+        "prasident",
+        "shaikh",
+        "sheikh",
+        "shaykh",
+        "sheik",
+        "haji",
+        "hajji",
+        "mullah",
+        "maulana",
+        "mawlana",
+        "qari",
+        "imam",
+        "monsieur",
+        "madame",
+        "herr",
+        "frau",
+    }
+)
+
+
+def is_patronymic(token: str) -> bool:
+    return bool(_PATRONYMIC.match(token))
+
+
+@lru_cache(maxsize=65536)
+def is_minor_part(token: str) -> bool:
+    """A title, particle or patronymic: present in many names, so weak evidence of identity."""
+    return token in _PARTICLES or token in _TITLES or bool(_PATRONYMIC.match(token))

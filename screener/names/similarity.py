@@ -1,0 +1,169 @@
+"""How alike two words are, and by which rule: the word-level half of the matcher.
+
+Beyond equality, in order: the same word in another romanisation (`phonetics`), a typo within a
+budget that grows with the word's length (keyboard neighbours and like sounds for short words), and,
+for words left over once a name is half found, an initial for its name or a similar word by
+Jaro-Winkler. Never between two different known words, places or pinyin words, in either direction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import lru_cache
+
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
+
+from screener.names.normalize import is_generic
+from screener.names.phonetics import pinyin_syllables, spelling_key, vowel_key
+
+SPELLING_SIMILARITY = 0.95  # one word in two romanisations: Tsvetkov / Cvetkov
+VOWEL_SIMILARITY = 0.74  # the consonants agree, the vowels are heard differently: Osama / Usama (a
+# word alone so written stays below the threshold: "Megvwa" is not flagged as Megvii on that alone)
+UNLIKELY_TYPO_SIMILARITY = 0.7  # one substitution between letters far apart on the keyboard: Putin / Pulin
+RESIDUE_CUTOFF = 0.8  # Jaro-Winkler similarity a left-over pair needs to count ("Scholz" / "Schulze")
+RESIDUE_SHARE = 0.6  # a left-over pair counts for this share of its similarity
+INITIAL_SIMILARITY = 0.6  # "V." for "Vladimir"
+MAX_FUZZY_EDITS = 3
+
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_SOUND_ALIKE = ("ck", "kq", "cs", "sz", "iy", "fv", "gj", "dt", "bp", "mn")
+_VOWELS = set("aeiouy")
+
+
+def _keyboard_neighbours() -> dict[str, set[str]]:
+    pos = {ch: (r, c) for r, row in enumerate(_KEYBOARD_ROWS) for c, ch in enumerate(row)}
+    out: dict[str, set[str]] = defaultdict(set)
+    for a, (ra, ca) in pos.items():
+        for b, (rb, cb) in pos.items():
+            if a != b and abs(ra - rb) <= 1 and abs((ca + 0.5 * ra) - (cb + 0.5 * rb)) <= 1:
+                out[a].add(b)
+    for a, b in _SOUND_ALIKE:
+        out[a].add(b)
+        out[b].add(a)
+    return out
+
+
+_NEIGHBOURS = _keyboard_neighbours()
+
+
+def typo_budget(length: int) -> int:
+    """Edits tolerated in a token of this length: none up to three letters, where one edit is identity,
+    and one careful edit for four (see `_plausible_single_edit`)."""
+    if length <= 3:
+        return 0
+    if length <= 7:
+        return 1
+    if length <= 11:
+        return 2
+    return MAX_FUZZY_EDITS
+
+
+def _plausible_single_edit(a: str, b: str) -> bool:
+    """One substitution in a short word is a typo only between neighbouring keys or like sounds; in a
+    four-letter word a letter is dropped or added only where it is doubled ("Meggvii")."""
+    ops = Levenshtein.editops(a, b)
+    if len(ops) != 1:
+        return True  # via OSA, a transposition
+    op = ops[0]
+    if op.tag != "replace":
+        if min(len(a), len(b)) >= 5:
+            return True
+        longer, pos = (a, op.src_pos) if op.tag == "delete" else (b, op.dest_pos)
+        return longer[pos] in longer[max(pos - 1, 0) : pos] + longer[pos + 1 : pos + 2]
+    x, y = a[op.src_pos], b[op.dest_pos]
+    if y in _NEIGHBOURS.get(x, ()):
+        return True
+    return len(a) >= 6 and x in _VOWELS and y in _VOWELS
+
+
+@lru_cache(maxsize=262144)
+def token_similarity(alias_token: str, input_token: str, words: bool = True) -> tuple[float, str]:
+    """Similarity in [0, 1] of an alias token and an input token, and the rule that decided it.
+
+    Beyond equality: the same word in another romanisation (`phonetics`; only between single words,
+    `words`, not across joined ones), then a typo within the budget for the word's length. Never
+    between two different known words, places or pinyin words, in either direction ("Xining" is no
+    "Xinjiang", "Xinhua" no "Xinhui"), nor between numbers.
+    """
+    if alias_token == input_token:
+        return 1.0, "exact"
+    if len(input_token) < 3 or not (alias_token.isalpha() and input_token.isalpha()):
+        return 0.0, "none"
+    if not (alias_token.isascii() and input_token.isascii()):
+        return 0.0, "none"  # a word left in its own script is compared as written
+    key = spelling_key(alias_token) if words else ""
+    if key and key == spelling_key(input_token):
+        return max((SPELLING_SIMILARITY, "spelling variant (romanisation)"), _typo(alias_token, input_token))
+    if _other_pinyin(alias_token, input_token):
+        return 0.0, "none"
+    key = vowel_key(alias_token) if words else ""
+    if key and key == vowel_key(input_token) and OSA.distance(alias_token, input_token, score_cutoff=2) <= 2:
+        return max((VOWEL_SIMILARITY, "vowels differ (romanisation)"), _typo(alias_token, input_token))
+    if _known_other(alias_token, input_token):
+        return 0.0, "none"
+    return _typo(alias_token, input_token)
+
+
+def _other_pinyin(alias_token: str, input_token: str) -> bool:
+    """Two pinyin words of as many syllables are two Chinese names ("Xinhua" / "Xinhui"); a typo that
+    breaks the syllables ("Jinangan" for "Jiangnan", "Sheihezi" for "Shihezi") is still a typo."""
+    n = pinyin_syllables(alias_token)
+    return n >= 2 and pinyin_syllables(input_token) == n
+
+
+def _known_other(alias_token: str, input_token: str) -> bool:
+    """A known word or place in the input is no typo of a name or of another word ("Xining" / "Xinjiang")."""
+    return is_generic(input_token) and (not is_generic(alias_token) or alias_token[:4] != input_token[:4])
+
+
+def _typo(alias_token: str, input_token: str) -> tuple[float, str]:
+    """A keyboard slip within the budget for the word's length, keeping the first letter."""
+    budget = typo_budget(min(len(alias_token), len(input_token)))
+    if budget == 0:
+        return 0.0, "none"
+    if alias_token[0] != input_token[0] and alias_token[:2] != input_token[1::-1]:
+        return 0.0, "none"  # a word's first letter is rarely mistyped: "Division" is no "Hikvision"
+    edits = OSA.distance(alias_token, input_token, score_cutoff=budget)
+    if edits > budget:
+        return 0.0, "none"
+    if edits == 1 and len(alias_token) <= 7 and not _plausible_single_edit(alias_token, input_token):
+        if min(len(alias_token), len(input_token)) >= 5:
+            return UNLIKELY_TYPO_SIMILARITY, "unlikely typo (1 edit)"
+        return 0.0, "none"
+    return 1.0 - 0.5 * edits / len(alias_token), f"typo ({edits} edit{'s' if edits > 1 else ''})"
+
+
+
+def residue_pairs(
+    a_tokens: Sequence[str], a_used: list[bool], q_tokens: Sequence[str], q_used: list[bool]
+) -> list[tuple[int, int, float, str]]:
+    """Left-over words paired loosely, best first: an initial with its name, a word with a similar one.
+
+    Only for an alias already half found (RESIDUE_GATE), so a loose pair strengthens a match found by
+    the index but never finds one: the index's bound stays exact (see `AliasIndex.candidates`).
+    """
+    found = []
+    for i, a in enumerate(a_tokens):
+        if a_used[i] or a.isdigit():
+            continue
+        for j, q in enumerate(q_tokens):
+            if q_used[j] or q.isdigit():
+                continue
+            if len(q) == 1 or len(a) == 1:
+                if a[0] == q[0] and len(a) != len(q):
+                    found.append((INITIAL_SIMILARITY, i, j, "initial"))
+                continue
+            if is_generic(a) or is_generic(q) or _other_pinyin(a, q):
+                continue  # loose pairs are for names: a known word or place is never loosely another
+            sim = JaroWinkler.similarity(a, q)
+            if sim >= RESIDUE_CUTOFF:
+                found.append((RESIDUE_SHARE * sim, i, j, f"similar word (Jaro-Winkler {sim:.2f})"))
+    found.sort(key=lambda f: -f[0])
+    out, a_taken, q_taken = [], set(), set()
+    for sim, i, j, rule in found:
+        if i not in a_taken and j not in q_taken:
+            a_taken.add(i)
+            q_taken.add(j)
+            out.append((i, j, round(sim, 3), rule))
+    return out

@@ -1,0 +1,57 @@
+"""Vessel prefixes and former names: "M/V NORTHERN STAR (ex-NORTHERN GULL)" is two names of one ship.
+
+Lists and shipping documents write a ship with its type prefix ("M/V", "MT", "SS", rigour's object-prefix
+table) and its earlier names in the same field ("(ex-…)", "f.k.a.", "formerly"). The prefix is removed
+(only where a name of two words or more is left, so "MT Trading" stays), and the field is split into
+its names, each screened on its own, so that a ship renamed to evade a listing is found by either name.
+Names joined by a slash ("Al-Qa'ida/Islamic Army") are split the same way.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rigour.names import remove_obj_prefixes
+
+_FORMER = re.compile(
+    r"\s*(?:\(\s*(?:ex|formerly|f\.?k\.?a\.?|a\.?k\.?a\.?)\b[\s.:-]*([^)]*)\)"
+    r"|[,;]?\s+(?:ex-|f\.?k\.?a\.?\s|formerly(?:\s+known\s+as)?\s|a\.?k\.?a\.?\s)\s*(.+))",
+    re.IGNORECASE,
+)
+
+
+_WORDS = re.compile(r"[^\W_]+")
+_HINTS = ("(", "/", "ex", "k.a", "ka ", "formerly")  # a name without any of these holds one name
+# "Al-Qa'ida/Islamic Army": a slash between words (not in "M/V" or "A/S") separates two names
+_SLASH = re.compile(r"(?<=[^\W\d_]{2})\s*/\s*(?=[^\W\d_]{2})")
+
+
+def split_names(raw: str) -> list[str]:
+    """The names a field holds: the current one first, then each former or other name it gives."""
+    lower = raw.lower()
+    if not any(hint in lower for hint in _HINTS):
+        return [raw]
+    names: list[str] = []
+    rest = raw
+    if "/" in raw:
+        parts = _SLASH.split(raw)
+        if len(parts) > 1:
+            return [n for part in parts for n in split_names(part)]
+    while True:
+        m = _FORMER.search(rest)
+        if not m or not rest[: m.start()].strip():
+            names.append(rest)
+            break
+        names.append(rest[: m.start()])
+        inner = m.group(1) if m.group(1) is not None else m.group(2)
+        rest = (inner or "") + rest[m.end() :] if m.group(1) is not None else inner or ""
+    return [n.strip(" ,;") for n in names if n.strip(" ,;")] or [raw]
+
+
+def strip_vessel_prefix(text: str, rules: list[str]) -> str:
+    """A leading vessel-type prefix ("M/V", "MT", "SS") removed where two words or more remain."""
+    stripped = remove_obj_prefixes(text)
+    if stripped != text and len(_WORDS.findall(stripped)) >= 2:
+        rules.append(f"vessel prefix removed: {text[: len(text) - len(stripped)].strip()}")
+        return stripped
+    return text

@@ -1,0 +1,443 @@
+"""The monitored customer base: customers kept with their evidence, re-screened when a list changes.
+
+`monitor add` stores each customer (name, country, address, the row's cells, the customer's own id)
+and screens them against the lists monitored, recording every potential match as the base's current
+hits. When a monitored list gets a new version (`lists update`, the service's scheduled refresh, or
+`monitor run`), the base is screened against that version and compared with the hits recorded from
+the last one: each potential match that appeared and each that vanished becomes an alert, and the
+hits are replaced. Screening against the new version only (the old outcome is what was recorded) is
+what the list diff can affect: a new version also shifts the token weights every score depends on,
+so a customer can cross the threshold without any record of theirs changing (see `rescreen`), and
+only the whole base screened against the new index catches that. A version whose parties are the
+same as the last (only the file names differ) is not screened again.
+
+Clearances are respected: a new match an analyst already cleared for this customer's evidence
+(`Store.apply_decisions`, the same rule as every other shell) is recorded as "cleared" with the
+decision's text and not sent; everything else is sent to the webhooks (`screener.review.webhooks`).
+
+The tables live in the audit database beside the store's, created here (`monitor_*`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+
+from screener.models import InputRow, Match, RestrictedList, RowResult, Status
+from screener.review import webhooks
+from screener.review.decisions import customer_id_of
+from screener.review.rescreen import ChangeKind, diff_lists, hits_of, score_if_listed
+from screener.review.schema import UTCDateTime, now
+from screener.review.store import default_url
+from screener.screening import DEFAULT_THRESHOLD, Screener
+
+INITIAL = "initial_match"  # a match found when the customer was added
+BATCH = 500  # customer ids per statement
+
+metadata = sa.MetaData()
+
+monitored_lists = sa.Table(
+    "monitor_lists",
+    metadata,
+    sa.Column("list_key", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(64), nullable=False, doc="content hash the hits were screened against"),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("screened_at", UTCDateTime, nullable=False),
+)
+
+customers = sa.Table(
+    "monitor_customers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("customer_id", sa.String(200)),
+    sa.Column("name", sa.String(1000)),
+    sa.Column("country", sa.String(200)),
+    sa.Column("address", sa.String(2000)),
+    sa.Column("fields", sa.JSON),
+    sa.Column("source_file", sa.String(500)),
+    sa.Column("sheet", sa.String(200)),
+    sa.Column("row", sa.Integer),
+    sa.Column("added_at", UTCDateTime, nullable=False),
+    sa.Column("added_by", sa.String(200)),
+)
+
+hits = sa.Table(
+    "monitor_hits",
+    metadata,
+    sa.Column("customer", sa.Integer, sa.ForeignKey("monitor_customers.id"), primary_key=True),
+    sa.Column("list_key", sa.String(64), primary_key=True),
+    sa.Column("entity_id", sa.String(200), primary_key=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("matched_alias", sa.String(1000)),
+)
+
+screenings = sa.Table(
+    "monitor_screenings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),  # add | update
+    sa.Column("list_key", sa.String(64), nullable=False),
+    sa.Column("from_version", sa.String(64)),
+    sa.Column("to_version", sa.String(64), nullable=False),
+    sa.Column("customers", sa.Integer, nullable=False),
+    sa.Column("new", sa.Integer, nullable=False),
+    sa.Column("vanished", sa.Integer, nullable=False),
+)
+
+alerts = sa.Table(
+    "monitor_alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("screening", sa.Integer, sa.ForeignKey("monitor_screenings.id"), nullable=False, index=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # initial_match or a rescreen ChangeKind
+    sa.Column("customer", sa.Integer, sa.ForeignKey("monitor_customers.id"), nullable=False),
+    sa.Column("customer_id", sa.String(200)),
+    sa.Column("customer_name", sa.String(1000)),
+    sa.Column("list_key", sa.String(64), nullable=False),
+    sa.Column("entity_id", sa.String(200), nullable=False),
+    sa.Column("party_name", sa.String(1000)),
+    sa.Column("old_score", sa.Float),
+    sa.Column("new_score", sa.Float),
+    sa.Column("matched_alias", sa.String(1000)),
+    sa.Column("explanation", sa.Text),
+    sa.Column("state", sa.String(16), nullable=False),  # open | cleared | vanished
+    sa.Column("review", sa.String(2000)),
+)
+
+
+class Alert(BaseModel):
+    id: int
+    screening: int
+    at: str
+    kind: str
+    customer: int
+    customer_id: str | None
+    customer_name: str | None
+    list_key: str
+    entity_id: str
+    party_name: str | None
+    old_score: float | None
+    new_score: float | None
+    matched_alias: str | None
+    explanation: str | None
+    state: str
+    review: str | None
+
+    @property
+    def is_new(self) -> bool:
+        return self.kind == INITIAL or ChangeKind(self.kind).is_new
+
+
+class Screening(BaseModel):
+    id: int
+    list_key: str
+    from_version: str | None
+    to_version: str
+    customers: int
+    alerts: list[Alert]
+    delivered: dict[str, bool] = {}
+
+
+class Monitor:
+    """The base in one database (the audit store's by default: `Store.open(url)`)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.engine: sa.Engine = store.engine
+        metadata.create_all(self.engine)
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Monitor:
+        from screener.review.store import Store
+
+        return cls(Store.open(url))
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- the base ------------------------------------------------------------------------------
+
+    def lists(self) -> dict[str, tuple[str, float]]:
+        """Monitored list key -> (version screened, threshold)."""
+        with self.engine.connect() as conn:
+            return {r.list_key: (r.version, r.threshold) for r in conn.execute(sa.select(monitored_lists))}
+
+    def customer_count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(customers)).scalar() or 0
+
+    def add(
+        self,
+        rows: Iterable[InputRow],
+        screener: Screener,
+        *,
+        source_file: str = "",
+        user: str | None = None,
+    ) -> list[Screening]:
+        """Keep these customers and screen them against each of the screener's lists now."""
+        stamp = now()
+        added: list[int] = []
+        with self.engine.begin() as conn:
+            for row in rows:
+                if row.not_screened_reason or not row.name:
+                    continue  # nothing to monitor; the caller reports these rows
+                result = conn.execute(customers.insert().values(
+                    customer_id=customer_id_of(row.fields), name=row.name, country=row.country,
+                    address=row.address, fields=row.fields, source_file=source_file, sheet=row.sheet,
+                    row=row.row, added_at=stamp, added_by=user,
+                ))
+                added.append(int(result.inserted_primary_key[0]))
+        out = []
+        known = self.lists()
+        for key, lst in screener.lists:
+            if key in known and known[key][0] != lst.content_hash:
+                # the base is behind on this list: bring it up to this version first, then add
+                out.append(self._screen(key, screener, "update", exclude=set(added)))
+            out.append(self._screen(key, screener, "add", only=set(added)))
+        return out
+
+    def rescreen(self, screener: Screener) -> list[Screening]:
+        """Screen the base against each list of `screener` whose version differs from the one recorded."""
+        known = self.lists()
+        return [
+            self._screen(key, screener, "update")
+            for key, lst in screener.lists
+            if key in known and known[key][0] != lst.content_hash
+        ]
+
+    def _customers(self, only: set[int] | None, exclude: set[int]) -> list[tuple[int, InputRow, str | None]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(customers).order_by(customers.c.id))
+            return [
+                (r.id, InputRow(name=r.name, country=r.country, address=r.address, sheet=r.sheet or "",
+                                row=r.row or 0, fields=r.fields or {}), r.customer_id)
+                for r in rows
+                if (only is None or r.id in only) and r.id not in exclude
+            ]
+
+    def _screen(
+        self,
+        key: str,
+        screener: Screener,
+        trigger: str,
+        *,
+        only: set[int] | None = None,
+        exclude: set[int] | None = None,
+    ) -> Screening:
+        """Screen customers against list `key`; record appeared and vanished matches as alerts."""
+        lst = next(lst for k, lst in screener.lists if k == key)
+        known = self.lists().get(key)
+        from_version = known[0] if known else None
+        base = self._customers(only, exclude or set())
+        held = self._hits(key, {c for c, _, _ in base})
+        added: set[str] = set()
+        removed: set[str] = set()
+        old: RestrictedList | None = None
+        old_index: dict[str, Screener] = {}  # built only when a new match needs its score before
+        if trigger == "update" and from_version:
+            old = _stored_version(key, from_version)
+            if old is not None:
+                diff = diff_lists(old, lst, key)
+                if not diff.all():
+                    self._set_version(key, lst.content_hash, screener.threshold)
+                    return self._record(key, trigger, from_version, lst.content_hash, len(base), [], [], {})
+                added = {c.party_id for c in diff.added}
+                removed = {c.party_id for c in diff.removed}
+        single = screener if len(screener.lists) == 1 else _single(key, lst, screener.threshold)
+
+        def before_score(row: InputRow, pid: str) -> float | None:
+            if old is None or pid in added:
+                return None
+            if not old_index:
+                old_index["s"] = Screener([(key, old)], threshold=screener.threshold)
+            return score_if_listed(old_index["s"], row, pid)
+
+        found: dict[str, dict[str, Any]] = {}
+        appeared: list[dict[str, Any]] = []
+        vanished: list[dict[str, Any]] = []
+        for cid, row, customer_id in base:
+            name_key = row.name or ""
+            if name_key not in found:
+                found[name_key] = hits_of(single, row)
+            now_hits = found[name_key]
+            before = held.get(cid, {})
+            who = {"customer": cid, "customer_id": customer_id, "customer_name": row.name, "list_key": key}
+            for pid in now_hits.keys() - before.keys():
+                party, scored = now_hits[pid]
+                kind = INITIAL if trigger == "add" else (
+                    ChangeKind.NEW_MATCH_ADDED_PARTY if pid in added else ChangeKind.NEW_MATCH
+                ).value
+                old_score = before_score(row, pid)
+                appeared.append({**who, "kind": kind, "entity_id": pid, "party_name": party.name,
+                                 "old_score": old_score, "new_score": scored.score,
+                                 "matched_alias": scored.explanation.alias, "explanation": scored.explanation.text(),
+                                 "_row": row, "_match": _match(single, party.id, scored)})
+            for pid in before.keys() - now_hits.keys():
+                score, alias = before[pid]
+                gone = pid in removed or not any(p.id == pid for p in lst.parties)
+                kind = ChangeKind.MATCH_PARTY_REMOVED if gone else ChangeKind.NO_LONGER_MATCHES
+                vanished.append({**who, "kind": kind.value, "entity_id": pid, "party_name": _party_name(old, pid),
+                                 "old_score": score, "new_score": None if gone else score_if_listed(single, row, pid),
+                                 "matched_alias": alias, "explanation": None})
+        reviews = self._clearances(appeared, single)
+        with self.engine.begin() as conn:
+            ids = sorted({c for c, _, _ in base})
+            for start in range(0, len(ids), BATCH):
+                conn.execute(hits.delete().where(hits.c.list_key == key, hits.c.customer.in_(ids[start:start + BATCH])))
+            current = [(cid, found[row.name or ""]) for cid, row, _ in base]
+            rows = [
+                {"customer": cid, "list_key": key, "entity_id": pid, "score": s.score,
+                 "matched_alias": s.explanation.alias}
+                for cid, got in current for pid, (_, s) in got.items()
+            ]
+            if rows:
+                conn.execute(hits.insert(), rows)
+        if trigger == "update" or known is None:
+            self._set_version(key, lst.content_hash, screener.threshold)
+        return self._record(key, trigger, from_version, lst.content_hash, len(base), appeared, vanished, reviews)
+
+    def _hits(self, key: str, wanted: set[int]) -> dict[int, dict[str, tuple[float, str | None]]]:
+        out: dict[int, dict[str, tuple[float, str | None]]] = {}
+        with self.engine.connect() as conn:
+            for r in conn.execute(sa.select(hits).where(hits.c.list_key == key)):
+                if r.customer in wanted:
+                    out.setdefault(r.customer, {})[r.entity_id] = (r.score, r.matched_alias)
+        return out
+
+    def _clearances(self, appeared: list[dict[str, Any]], screener: Screener) -> dict[int, str]:
+        """Index in `appeared` -> the review text, for each new match an analyst's decision clears."""
+        results = [
+            RowResult(input_name=a["_row"].name, input_country=a["_row"].country, input_address=a["_row"].address,
+                      fields=a["_row"].fields, status=Status.POTENTIAL_MATCH, score=a["new_score"],
+                      matches=[a["_match"]])
+            for a in appeared
+        ]
+        if not results:
+            return {}
+        reviewed = self.store.apply_decisions(results, screener)
+        return {i: r.review or "cleared" for i, r in enumerate(reviewed) if r.review_decision == "false_positive"}
+
+    def _set_version(self, key: str, version: str, threshold: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(monitored_lists.delete().where(monitored_lists.c.list_key == key))
+            conn.execute(monitored_lists.insert().values(
+                list_key=key, version=version, threshold=threshold, screened_at=now()))
+
+    def _record(
+        self, key: str, trigger: str, from_version: str | None, to_version: str, count: int,
+        appeared: list[dict[str, Any]], vanished: list[dict[str, Any]], reviews: dict[int, str],
+    ) -> Screening:
+        stamp = now()
+        with self.engine.begin() as conn:
+            sid = int(conn.execute(screenings.insert().values(
+                at=stamp, trigger=trigger, list_key=key, from_version=from_version, to_version=to_version,
+                customers=count, new=len(appeared), vanished=len(vanished),
+            )).inserted_primary_key[0])
+            rows = [
+                {**{k: v for k, v in a.items() if not k.startswith("_")}, "screening": sid, "at": stamp,
+                 "state": "cleared" if i in reviews else "open", "review": reviews.get(i)}
+                for i, a in enumerate(appeared)
+            ] + [{**v, "screening": sid, "at": stamp, "state": "vanished", "review": None} for v in vanished]
+            if rows:
+                conn.execute(alerts.insert(), rows)
+        return Screening(id=sid, list_key=key, from_version=from_version, to_version=to_version, customers=count,
+                         alerts=self.alerts(screening=sid))
+
+    def alerts(self, *, screening: int | None = None, limit: int | None = None) -> list[Alert]:
+        """Alerts, newest first (or one screening's, in order)."""
+        query = sa.select(alerts)
+        if screening is not None:
+            query = query.where(alerts.c.screening == screening).order_by(alerts.c.id)
+        else:
+            query = query.order_by(alerts.c.id.desc())
+        if limit:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [Alert.model_validate({**r._mapping, "at": r.at.isoformat()}) for r in conn.execute(query)]
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def notify(self, screening: Screening, *, urls: Sequence[str] | None = None, secret: str | None = None,
+               **options: Any) -> dict[str, bool]:
+        """Send a screening's alerts (not the cleared ones) to the webhooks; URL -> delivered."""
+        if urls is None:
+            urls, secret = webhooks.configured()
+        sent = [a for a in screening.alerts if a.state != "cleared"]
+        if not sent or not urls:
+            return {}
+        payload = {
+            "event": "screener.monitor.alerts",
+            "screening": screening.model_dump(mode="json", exclude={"alerts", "delivered"}),
+            "alerts": [a.model_dump(mode="json") for a in sent],
+        }
+        screening.delivered = webhooks.deliver(self.engine, payload, urls=urls, secret=secret,
+                                               screening_id=screening.id, **options)
+        return screening.delivered
+
+
+def _match(screener: Screener, pid: str, scored: Any) -> Match:
+    idx = next(i for i, (_, p) in enumerate(screener.index.parties) if p.id == pid)
+    return screener.index.to_match(idx, scored, [])
+
+
+def _party_name(lst: RestrictedList | None, pid: str) -> str | None:
+    return next((p.name for p in lst.parties if p.id == pid), None) if lst is not None else None
+
+
+def _single(key: str, lst: RestrictedList, threshold: float) -> Screener:
+    """A Screener over one list: the kept index when `lst` is the catalog's current version of `key`."""
+    from screener.lists.catalog import find_version
+
+    try:
+        if find_version(key).content_hash == lst.content_hash:
+            return Screener.from_catalog([key], threshold=threshold)
+    except KeyError:
+        pass  # the bundled list, or a list the catalog does not hold
+    return Screener([(key, lst)], threshold=threshold)
+
+
+def _stored_version(key: str, content_hash: str) -> RestrictedList | None:
+    """The list version the hits were screened against, if the catalog still holds it."""
+    from screener.lists.catalog import load_named_list
+
+    try:
+        return load_named_list(key, content_hash)
+    except (KeyError, ValueError, OSError):
+        return None
+
+
+def summary(screening: Screening) -> str:
+    new = sum(1 for a in screening.alerts if a.is_new and a.state == "open")
+    cleared = sum(1 for a in screening.alerts if a.state == "cleared")
+    gone = sum(1 for a in screening.alerts if a.state == "vanished")
+    sent = ", ".join(f"{u}: {'delivered' if ok else 'NOT delivered'}" for u, ok in screening.delivered.items())
+    text = (f"monitor: {screening.list_key} {(screening.from_version or '-')[:16]} -> {screening.to_version[:16]}:"
+            f" {screening.customers} customers, {new} new potential matches, {gone} vanished, {cleared} already cleared")
+    return text + (f"; webhooks {sent}" if sent else "")
+
+
+def after_update(name: str, *, db_url: str | None = None, threshold: float | None = None) -> list[str]:
+    """Re-screen the base for list `name` when it is monitored; one summary line per screening."""
+    url = sa.make_url(db_url or default_url())
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        return []  # no audit database yet, so no monitored base: do not create one
+    monitor = Monitor.open(db_url)
+    try:
+        known = monitor.lists()
+        if name not in known:
+            return []
+        limit = threshold if threshold is not None else known[name][1] or DEFAULT_THRESHOLD
+        screener = Screener.from_catalog([name], threshold=limit)
+        out = []
+        for screening in monitor.rescreen(screener):
+            monitor.notify(screening)
+            out.append(summary(screening))
+        return out
+    finally:
+        monitor.close()

@@ -1,0 +1,233 @@
+"""One test per failure class of issue 16, on names of our own (not the shared pair set or dev set)."""
+
+import csv
+from pathlib import Path
+
+import pytest
+
+import screener
+from screener.models import Status
+from screener.names.normalize import normalize
+from screener.screening import DEFAULT_THRESHOLD, Screener
+
+T = DEFAULT_THRESHOLD
+
+
+@pytest.fixture(scope="module")
+def s() -> Screener:
+    return Screener.default()
+
+
+def both(a: str, b: str) -> tuple[float, float]:
+    return screener.compare(a, b).score, screener.compare(b, a).score
+
+
+def tokens(name: str) -> tuple[str, ...]:
+    return normalize(name).tokens
+
+
+# --- numbers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Golden Star Maru No. 3", "Golden Star Maru No. 5"),
+    ("Lotus Holdings II", "Lotus Holdings III"),
+    ("Orion Shipping 7", "Orion Shipping Seven Two"),
+    ("Third Harbour Bank", "First Harbour Bank"),
+])
+def test_different_numbers_do_not_match(a, b):
+    assert max(both(a, b)) < T
+    assert any(r.startswith("numbers differ") for r in screener.compare(a, b).explanation.rules)
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Brigade Forty-Four", "Brigade 44"),
+    ("1st Harbour Bank", "First Harbour Bank"),
+    ("Lotus Holdings II", "Lotus Holdings 2"),
+    ("Kestrel Fund XV", "Kestrel Fund 15"),
+])
+def test_numbers_written_differently_agree(a, b):
+    assert tokens(a) == tokens(b)
+    assert min(both(a, b)) >= T
+
+
+def test_a_roman_numeral_needs_a_name_before_it():
+    assert tokens("Xi Vi Trading")[:2] == ("xi", "vi")
+
+
+# --- known words, places and pinyin never typos of each other, both directions --------------------
+
+
+@pytest.mark.parametrize("a, b", [("Xinhua Trading", "Xinhui Trading"), ("Yining Bureau", "Yixing Bureau"),
+                                  ("钱江贸易", "钱塘贸易")])
+def test_pinyin_words_are_not_typos_of_each_other(a, b):
+    assert max(both(a, b)) < T
+
+
+def test_a_dropped_or_swapped_letter_in_pinyin_is_still_a_typo(s):
+    assert s.screen_name("Shihzei Municipal Public Security Bureau").best.entity_id == "shihezi_psb"
+
+
+# --- transliteration and phonetic variants -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Dmitri Tsvetkov", "Dmitri Cvetkov"),
+    ("Lev Abramovich", "Lev Abramowitz"),
+    ("Yevgeny Orlov", "Evgeniy Orlov"),
+    ("Khalid Haddad", "Khaled Hadad"),
+    ("Osama Qureshi", "Usama Qureshi"),
+    ("Abd al-Rahman Qasimi", "Abdul Rahman Qasimi"),
+])
+def test_transliteration_variants_match(a, b):
+    assert min(both(a, b)) >= T, both(a, b)
+
+
+def test_transliteration_rule_is_named():
+    ex = screener.compare("Dmitri Tsvetkov", "Dmitri Cvetkov").explanation
+    assert any("romanisation" in t.rule for t in ex.tokens)
+
+
+# --- short brand names and evasion ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, party", [
+    ("M.E.G.V.I.I.", "megvii"), ("M E G V I I Technology", "megvii"), ("海 康 威 视", "hikvision"),
+    ("HUAWE1", "huawei"), ("Megv11 Tech", "megvii"), ("Yity Technology", "yitu"), ("Yiut", "yitu"),
+])
+def test_evasive_and_short_brand_spellings_are_caught(s, name, party):
+    result = s.screen_name(name)
+    assert result.status == Status.POTENTIAL_MATCH and result.best.entity_id == party, (name, result.score)
+
+
+def test_evasion_rules_are_recorded():
+    assert any(r.startswith("dotted letters joined") for r in normalize("M.E.G.V.I.I.").rules)
+    assert any(r.startswith("digits read as letters") for r in normalize("HUAWE1").rules)
+    assert tokens("A320 Leasing") == ("a320", "leasing")  # codes keep their digits
+
+
+@pytest.mark.parametrize("name", ["Yite Trading", "Megvwa Engineering", "World Heavy Equipment"])
+def test_short_brand_look_alikes_stay_clear(s, name):
+    assert s.screen_name(name).status == Status.CLEAR
+
+
+# --- historical romanisations and exonyms --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, party", [("Sinkiang PSB", "xuar_psb"),
+                                         ("Khotan Prefecture Public Security Bureau", "hotan_psb")])
+def test_historical_place_names_match(s, name, party):
+    assert s.screen_name(name).best.entity_id == party
+
+
+# --- scripts -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("မြန်မာ", ("myanmar",)), ("สมชาย", ("smchay",)), ("मोहन", ("mohana",)), ("ហ៊ុន", ("ហ៊ុន",)),
+])
+def test_combining_marks_stay_with_their_letters(name, expected):
+    assert tokens(name) == expected
+
+
+def test_korean_and_chinese_names_are_not_one_long_typo():
+    assert max(both("박영호", "박영효")) < T
+    assert max(both("王建华", "王建军")) < T
+    assert tokens("김정은") == ("gim", "jeong", "eun")
+
+
+def test_hebrew_quotes_and_marks_do_not_split_words():
+    assert tokens('אורן בע"מ') == tokens("אורן")
+
+
+# --- legal forms ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dotted, plain", [
+    ("Hikvision Europe B.V.", "Hikvision Europe BV"), ("Acme Polska Sp. z o.o.", "Acme Polska"),
+    ("Acme Japan K.K.", "Acme Japan"), ("Acme Iberia S.A.", "Acme Iberia"), ("OAO Acme", "Acme"),
+    ("Acme Gesellschaft mit beschränkter Haftung", "Acme GmbH"), ("アクメ株式会社", "アクメ"),
+    ("아크메 주식회사", "아크메"), ('אקמה בע"מ', "אקמה"),
+])
+def test_legal_forms_of_more_languages_are_removed(dotted, plain):
+    assert tokens(dotted) == tokens(plain)
+
+
+def test_dotted_legal_form_scores_like_the_undotted(s):
+    assert s.screen_name("Hikvision Europe B.V.").score == s.screen_name("Hikvision Europe BV").score
+
+
+# --- persons -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Ivan Petrovich Sidorov", "Ivan Sidorov"), ("I. Sidorov", "Ivan Sidorov"), ("Dr. Ivan Sidorov", "Ivan Sidorov"),
+    ("Ahmad Karim Farouqi", "Ahmad Farouqi"), ("Sidorov, Ivan", "Ivan Sidorov"),
+])
+def test_person_name_forms_match(a, b):
+    assert min(both(a, b)) >= T, both(a, b)
+
+
+def test_different_patronymics_are_different_people():
+    assert max(both("Ivan Petrovich Sidorov", "Ivan Sergeyevich Sidorov")) < T
+
+
+def test_a_patronymic_ending_a_name_is_a_family_name():
+    assert screener.compare("Pavel", "Pavel Lukashevich").score < T  # the family name is missing
+    assert min(both("Pavel Lukashevich Orlov", "Pavel Orlov")) >= T  # a patronymic in the middle is minor
+
+
+def test_a_replaced_family_name_does_not_match():
+    assert max(both("Omar Khalil Haddad", "Omar Khalil Nasser")) < T
+
+
+# --- scores that can be ordered ---------------------------------------------------------------------
+
+
+def test_scores_are_not_saturated(s):
+    exact = s.screen_name("Hikvision").score
+    normalised = s.screen_name("HIKVISION, Inc.").score
+    evasive = s.screen_name("H.I.K.V.I.S.I.O.N.").score
+    subsidiary = s.screen_name("Hikvision Europe B.V.").score
+    assert exact == 100.0
+    assert normalised < exact and evasive < exact
+    assert subsidiary < normalised
+    assert all(v >= T for v in (normalised, evasive, subsidiary))
+
+
+# --- vessels and former names -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, party", [
+    ("Nordic Star (ex-Megvii Technology)", "megvii"), ("Ocean Pearl f.k.a. Dahua Technology", "dahua"),
+    ("Baltic Line, formerly SenseTime", "sensetime"), ("M/V Hikvision Spirit", "hikvision"),
+])
+def test_former_names_are_screened_too(s, name, party):
+    assert s.screen_name(name).best.entity_id == party
+
+
+@pytest.mark.parametrize("listed", ["M/V Northern Star (ex-Northern Gull)", "Northern Star f.k.a. Northern Gull",
+                                    "Northern Star, formerly Northern Gull"])
+def test_a_listed_former_name_matches_on_its_own(listed):
+    assert min(both("Northern Gull", listed)) >= T
+    assert min(both("MV Northern Star", listed)) >= T
+
+
+def test_vessel_prefix_is_removed_but_not_from_short_names():
+    assert tokens("M/V Hellenic Dawn") == tokens("Hellenic Dawn")
+    assert tokens("MT Trading") == ("mt", "trading")
+
+
+# --- the shared pair set: STRONG pairs right at the default threshold -------------------------------
+
+PAIRS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "name_pairs" / "nomenklatura_name_bench.csv"
+
+
+@pytest.mark.skipif(not PAIRS.exists(), reason="the shared pair set (../shared/eval/name_pairs) is not here")
+def test_strong_pairs_of_the_shared_set_mostly_right():
+    with PAIRS.open(encoding="utf-8") as fh:
+        strong = [r for r in csv.DictReader(fh) if r["quality"] == "STRONG"]
+    right = sum(
+        all((sc >= T) == (r["is_match"] == "true") for sc in both(r["name1"], r["name2"])) for r in strong
+    )
+    assert right >= len(strong) - 3, f"{right} of {len(strong)}"  # 34 of 47 before issue 16

@@ -1,0 +1,242 @@
+"""The monitored base: re-screened after `lists update`, exactly the new and vanished matches, sent signed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from listserver import Mirror, Receiver, running, serve
+
+from screener.files.readers import open_input
+from screener.lists.catalog import load_named_list
+from screener.lists.update import update_list
+from screener.models import InputRow
+from screener.review import webhooks
+from screener.review.monitor import Monitor, Screening
+from screener.screening import Screener
+
+SHARED = Path(os.environ.get("SCREENER_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
+CSL_2025 = SHARED / "data" / "csl" / "csl_us_2025-06_watchman_fixture.csv"
+CSL_2023 = SHARED / "data" / "csl" / "csl_2023-11_watchman_sample.csv"
+SECRET = "test-secret"
+
+pytestmark = pytest.mark.skipif(
+    not (CSL_2025.is_file() and CSL_2023.is_file()), reason=f"official CSL files not found under {SHARED}/data"
+)
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SCREENER_HOME", str(tmp_path / "home"))
+    for name in (webhooks.URLS_ENV, webhooks.SECRET_ENV, "SCREENER_DB"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "home"
+
+
+def _v2(path: Path) -> None:
+    """The 2025 file with Atlas Sanatgaran removed and the 2023 file's Hikvision (CMIC) record added."""
+    rows = CSL_2025.read_text(encoding="utf-8").splitlines(keepends=True)
+    hikvision = next(line for line in CSL_2023.read_text(encoding="utf-8").splitlines(keepends=True)
+                     if ',"Hangzhou Hikvision Digital Technology Co., Ltd.",' in line)
+    kept = "".join(r for r in rows if "Atlas Sanatgaran" not in r).rstrip("\r\n") + "\n"  # the file ends unended
+    path.write_text(kept + hikvision, encoding="utf-8")
+
+
+def _customers(path: Path) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["Customer ID", "Customer name", "Country", "Address"])
+        out.writerow(["C-1", "Atlas Sanatgaran", "IR", "Tehran"])
+        out.writerow(["C-2", "Hangzhou Hikvision Digital Technology Co., Ltd.", "CN", "Qianmo Road, Hangzhou"])
+        out.writerow(["C-3", "Rosneft Trade Limited", "CY", ""])
+        out.writerow(["C-4", "Siemens AG", "DE", "Munich"])
+        out.writerow(["C-5", "Atlas Sanatgaran", "IR", "Isfahan"])  # the same name twice: screened once
+    return path
+
+
+def _mirror(tmp_path: Path) -> Mirror:
+    root = tmp_path / "mirror"
+    root.mkdir()
+    shutil.copyfile(CSL_2025, root / "consolidated.csv")
+    return Mirror(root)
+
+
+def _first_version(tmp_path: Path) -> Mirror:
+    """The mirror serving the 2025 file, and csl updated from it once."""
+    mirror = _mirror(tmp_path)
+    with serve(mirror) as base:
+        update_list("csl", url=f"{base}/consolidated.csv")
+    return mirror
+
+
+def _current() -> Screener:
+    return Screener([("csl", load_named_list("csl"))])
+
+
+def _monitored(tmp_path: Path) -> tuple[Monitor, list[InputRow], list[Screening]]:
+    """A base of the five customers, added against the current csl."""
+    monitor = Monitor.open(f"sqlite:///{tmp_path / 'audit.db'}")
+    with open_input(_customers(tmp_path / "c.csv")) as source:
+        rows = list(source.rows())
+    return monitor, rows, monitor.add(rows, _current())
+
+
+def test_update_rescreens_the_base_and_signed_alerts_reach_the_webhook(tmp_path: Path, home: Path) -> None:
+    mirror = _mirror(tmp_path)
+    receiver = Receiver()
+    db = f"sqlite:///{tmp_path / 'audit.db'}"
+    with serve(mirror) as base, serve(receiver) as hook:
+        url = f"{base}/consolidated.csv"
+        assert update_list("csl", url=url).outcome == "new_version"
+        env = {**os.environ, "SCREENER_HOME": str(home), "SCREENER_DB": db,
+               webhooks.URLS_ENV: f"{hook}/in", webhooks.SECRET_ENV: SECRET}
+        added = subprocess.run([sys.executable, "-m", "screener", "monitor", "add", str(_customers(tmp_path / "c.csv")),
+                                "--list", "csl"], env=env, capture_output=True, text=True, check=False)
+        assert added.returncode == 1, added.stderr  # Atlas and Rosneft Trade match already
+        assert "5 customers added" in added.stdout
+        initial = receiver.payloads()
+        assert len(initial) == 1
+        assert {(a["customer_id"], a["kind"]) for a in initial[0]["alerts"]} == {
+            ("C-1", "initial_match"), ("C-5", "initial_match"), ("C-3", "initial_match")}
+
+        _v2(mirror.root / "consolidated.csv")
+        updated = subprocess.run([sys.executable, "-m", "screener", "lists", "update", "--source", "csl",
+                                  "--url", url], env=env, capture_output=True, text=True, check=False)
+        assert updated.returncode == 0, updated.stderr
+        assert "monitor: csl" in updated.stdout and "webhooks" in updated.stdout
+
+    headers, body, status = receiver.received[-1]
+    assert status == 204
+    assert webhooks.verify(SECRET, headers["x-screener-timestamp"], body, headers["x-screener-signature"])
+    assert not webhooks.verify("another secret", headers["x-screener-timestamp"], body, headers["x-screener-signature"])
+    sent = json.loads(body)
+    got = {(a["customer_id"], a["kind"], a["entity_id"].split(":")[0]) for a in sent["alerts"]}
+    assert got == {
+        ("C-2", "new_match_added_party", "csl"),  # Hikvision was added
+        ("C-1", "match_party_removed", "csl"),  # Atlas Sanatgaran was removed
+        ("C-5", "match_party_removed", "csl"),
+    }
+    new_version = load_named_list("csl")
+    assert sent["screening"]["to_version"] == new_version.content_hash
+    monitor = Monitor.open(db)
+    try:
+        assert monitor.lists()["csl"][0] == new_version.content_hash
+        listed = monitor.alerts(screening=sent["screening"]["id"])
+        assert {(a.customer_id, a.kind) for a in listed} == {(c, k) for c, k, _ in got}
+        assert all(a.state == ("open" if a.kind.startswith("new") else "vanished") for a in listed)
+        log = webhooks.delivery_log(monitor.engine)
+        assert [d["delivered"] for d in log] == [True, True]
+    finally:
+        monitor.close()
+
+    shown = subprocess.run([sys.executable, "-m", "screener", "monitor", "alerts", "--json"],
+                           env={**os.environ, "SCREENER_HOME": str(home), "SCREENER_DB": db},
+                           capture_output=True, text=True, check=False)
+    assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 6
+
+
+def test_a_second_run_at_the_same_version_finds_nothing_and_a_failing_receiver_is_retried(
+    tmp_path: Path, home: Path
+) -> None:
+    mirror = _mirror(tmp_path)
+    with serve(mirror) as base:
+        update_list("csl", url=f"{base}/consolidated.csv")
+        monitor, _, _ = _monitored(tmp_path)
+        try:
+            assert monitor.rescreen(_current()) == []
+            _v2(mirror.root / "consolidated.csv")
+            assert update_list("csl", url=f"{base}/consolidated.csv").changed
+            (screening,) = monitor.rescreen(_current())
+            receiver = Receiver(fail_first=2)
+            with serve(receiver) as hook:
+                delivered = monitor.notify(screening, urls=[f"{hook}/in"], secret=SECRET, backoff=0.01)
+            assert delivered == {f"{hook}/in": True}
+            assert [s for _, _, s in receiver.received] == [500, 500, 204]
+            bodies = {b for _, b, _ in receiver.received}
+            assert len(bodies) == 1  # the same delivery, retried
+            ids = {h["x-screener-delivery"] for h, _, _ in receiver.received}
+            assert len(ids) == 1
+            log = webhooks.delivery_log(monitor.engine)
+            assert [(d["attempt"], d["status_code"], d["delivered"]) for d in reversed(log)] == [
+                (1, 500, False), (2, 500, False), (3, 204, True)]
+        finally:
+            monitor.close()
+
+
+def test_an_unreachable_receiver_is_logged_as_not_delivered(tmp_path: Path, home: Path) -> None:
+    _first_version(tmp_path)
+    monitor, _, (screening,) = _monitored(tmp_path)
+    try:
+        with serve(Receiver()) as hook:
+            dead = hook  # the port is closed once the server stops
+        assert monitor.notify(screening, urls=[f"{dead}/in"], secret=SECRET, attempts=3, backoff=0.01) == {
+            f"{dead}/in": False}
+        log = webhooks.delivery_log(monitor.engine)
+        assert len(log) == 3 and not any(d["delivered"] for d in log) and all(d["error"] for d in log)
+    finally:
+        monitor.close()
+
+
+def test_a_clearance_that_holds_for_the_new_version_is_recorded_and_not_sent(tmp_path: Path, home: Path) -> None:
+    from screener.lists.importers import import_csl
+    from screener.review.decisions import Evidence
+
+    mirror = _mirror(tmp_path)
+    (tmp_path / "v2").mkdir()
+    _v2(tmp_path / "v2" / "consolidated.csv")  # named as served: the file name is part of the content hash
+    v2 = import_csl(tmp_path / "v2" / "consolidated.csv").list.model_copy(update={"name": "csl"})
+    with serve(mirror) as base:
+        update_list("csl", url=f"{base}/consolidated.csv")
+        monitor, rows, _ = _monitored(tmp_path)
+        try:
+            # an analyst already cleared C-2 against the Hikvision record of the coming version
+            monitor.store.add_user("ann", "a long enough password 1", "analyst")
+            c2 = next(r for r in rows if r.fields.get("Customer ID") == "C-2")
+            result = Screener([("csl", v2)]).screen_row(InputRow(**c2.model_dump()))
+            party = next(p for p in v2.parties if p.id == result.matches[0].entity_id)
+            monitor.store.add_user("sue", "a long enough password 2", "supervisor")
+            made = monitor.store.decide("ann", Evidence.of(result), result.matches[0], party,
+                                        list_hash=v2.content_hash, list_version=v2.version, threshold=75.0,
+                                        decision="false_positive", comment="a distributor of that name, registry 123")
+            monitor.store.approve("sue", made.id, "checked the registry")  # an exact name needs four eyes
+            _v2(mirror.root / "consolidated.csv")
+            update_list("csl", url=f"{base}/consolidated.csv")
+            (screening,) = monitor.rescreen(_current())
+            assert load_named_list("csl").content_hash == v2.content_hash
+            (cleared,) = [a for a in screening.alerts if a.customer_id == "C-2"]
+            assert cleared.state == "cleared" and "ann" in (cleared.review or ""), cleared
+            receiver = Receiver()
+            with serve(receiver) as hook:
+                monitor.notify(screening, urls=[f"{hook}/in"], secret=SECRET)
+            (payload,) = receiver.payloads()
+            assert {a["customer_id"] for a in payload["alerts"]} == {"C-1", "C-5"}  # the vanished ones only
+        finally:
+            monitor.close()
+
+
+def test_the_api_adds_customers_and_lists_their_alerts(tmp_path: Path, home: Path) -> None:
+    import httpx
+
+    from screener.service.app import create_app
+    from screener.service.settings import Settings
+
+    _first_version(tmp_path)
+    settings = Settings(lists=["csl"], api_keys=["k"], db_url=f"sqlite:///{tmp_path / 'audit.db'}")
+    with running(create_app(settings)) as url, httpx.Client(base_url=url, timeout=60) as client:
+        body = {"customers": [{"name": "Atlas Sanatgaran", "country": "IR", "customer_id": "C-1"},
+                              {"name": "Siemens AG", "country": "DE", "customer_id": "C-4"}]}
+        assert client.post("/v1/monitor/customers", json=body).status_code == 401  # a key is needed
+        added = client.post("/v1/monitor/customers", json=body, headers={"X-API-Key": "k"})
+        assert added.status_code == 200, added.text
+        (screening,) = added.json()["screenings"]
+        assert [(a["customer_id"], a["kind"]) for a in screening["alerts"]] == [("C-1", "initial_match")]
+        listed = client.get("/v1/monitor/alerts", headers={"X-API-Key": "k"}).json()
+        assert [a["id"] for a in listed] == [a["id"] for a in screening["alerts"]]
+        refused = client.post("/v1/monitor/customers", json={"customers": []}, headers={"X-API-Key": "k"})
+        assert refused.status_code == 422
