@@ -372,7 +372,7 @@ def test_show_json_has_the_fields(cli) -> None:
     table = runner.invoke(app, ["show"])
     assert table.exit_code == 0 and "hikvision" in table.output and "84 FR 54002" in table.output
     assert "Coverage: The bundled list covers the 34 parties" in table.output
-    assert "Import the official lists" in " ".join(table.output.split())
+    assert "Add the official lists" in " ".join(table.output.split())
 
 
 def test_validate_exit_codes(cli, bundled: RestrictedList, tmp_path: Path) -> None:
