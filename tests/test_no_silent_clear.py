@@ -372,7 +372,9 @@ def test_property_every_party_cell_is_accounted_for(sheet):
         records = json.loads(out.read_text(encoding="utf-8"))
     expected = []
     for r, values in enumerate(rows, start=2):
-        filled = [(headers[i], v) for i, v in enumerate(values[: len(headers)]) if v not in (None, "")]
+        # a cell of spaces is blank, as the readers take it (README: "a row with no filled party cell")
+        filled = [(headers[i], v) for i, v in enumerate(values[: len(headers)])
+                  if v is not None and not (isinstance(v, str) and not v.strip())]
         expected.append((r, filled))
     got: dict[int, list[dict]] = {}
     for rec in records:
@@ -392,7 +394,8 @@ def test_property_every_party_cell_is_accounted_for(sheet):
             assert len(recs) == 1 and recs[0]["status"] == "not_screened"
     if summary.clear:
         assert records and all(rec["status"] == "clear" for rec in records)
-    else:
-        assert not records or any(rec["status"] != "clear" for rec in records)
+    else:  # not clear: some record says why, or a party column held numbers or codes (never clear)
+        doubtful = any(usage.doubtful for usage in summary.columns)
+        assert not records or doubtful or any(rec["status"] != "clear" for rec in records)
     assert summary.rows_read == summary.rows_reported == len(records)
     assert summary.data_rows_read == summary.data_rows_reported == len(rows)

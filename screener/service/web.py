@@ -270,6 +270,20 @@ class Web:
 
     # -- uploads and jobs ------------------------------------------------------------------------
 
+    async def posted_file(self, request: Request, session: Session, missing: str) -> tuple[str, Path, str]:
+        """The form's `file` (CSRF checked) saved into a new job folder; `missing` when none was chosen.
+
+        The form is closed however this ends, so its spooled copy of the upload never outlives the request.
+        """
+        form = await self.form(request, session, upload=True)
+        try:
+            file = form.get("file")
+            if not isinstance(file, UploadFile) or not file.filename:
+                raise _Refused(400, missing)
+            return await self.save_upload(file)
+        finally:
+            await form.close()
+
     async def save_upload(self, upload: UploadFile) -> tuple[str, Path, str]:
         """Copy the upload into a new job folder; return (job id, path, shown name)."""
         shown = _display_name(upload.filename or "")
@@ -396,14 +410,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     @router.post("/upload")
     async def upload(request: Request) -> Response:
         session = web.require(request)
-        form = await web.form(request, session, upload=True)
-        try:
-            file = form.get("file")
-            if not isinstance(file, UploadFile) or not file.filename:
-                raise _Refused(400, "Choose a file to screen.")
-            job_id, path, shown = await web.save_upload(file)
-        finally:
-            await form.close()
+        job_id, path, shown = await web.posted_file(request, session, "Choose a file to screen.")
         return await _open_and_start(request, session, job_id, path, shown, {})
 
     async def _open_and_start(
@@ -594,15 +601,8 @@ def mount(app: FastAPI, settings: Settings) -> None:
     async def import_report(request: Request, run_id: str) -> Response:
         """A filled-in report uploaded back: its decisions recorded row by row, with the page's rules."""
         session = web.require(request)
-        form = await web.form(request, session, upload=True)
         run = _run(run_id, session)
-        try:
-            file = form.get("file")
-            if not isinstance(file, UploadFile) or not file.filename:
-                raise _Refused(400, "Choose the filled-in report to import.")
-            _, path, shown = await web.save_upload(file)
-        finally:
-            await form.close()
+        _, path, shown = await web.posted_file(request, session, "Choose the filled-in report to import.")
         try:
             result = await run_in_threadpool(lambda: import_decisions(
                 web.store, path, session.user, lambda _run: web.screener, file_name=shown, viewer=session.user))
