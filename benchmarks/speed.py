@@ -149,8 +149,8 @@ def _matcher_run(lists: Lists | None, names: list[str], workers: int) -> tuple[f
     A few other names are screened first, so that one-time loading (rigour's tables, the pool's
     processes) is not counted as throughput; the sample's own names all stay cache misses.
     """
-    from screener.engine import make_screen_fn
     from screener.models import InputRow
+    from screener.runtime.engine import make_screen_fn
 
     screener = _screener(lists)
     rows = [InputRow(name=name, row=i) for i, name in enumerate(names, start=2)]

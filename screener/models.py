@@ -497,6 +497,6 @@ class RunSummary(BaseModel):
     columns: list[SheetColumns] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list, description="also printed on standard error")
     allow_unscreened: bool = Field(default=False, description="not-screened records were treated as clear")
-    clear: bool = Field(default=False, description="every record screened and clear (screener.clearance)")
+    clear: bool = Field(default=False, description="every record screened and clear (screener.review.clearance)")
     verdict: str = ""
     user: str | None = None

@@ -5,7 +5,7 @@ report at all. Records (one per party cell of a data row) stream through one at 
 is aborted on any error, so a partial output never survives. At the end, per sheet, the records
 read must equal the records reported and every data row read must have been reported, or the run
 fails. The summary carries which column was screened as what, the readers' warnings, and the
-verdict (`screener.clearance`) that the exit code, the report and the JSON all state.
+verdict (`screener.review.clearance`) that the exit code, the report and the JSON all state.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import IO
 
 from screener import __version__
-from screener.clearance import verdict
 from screener.files.outputs import open_writer
 from screener.files.readers import InputSource, open_input
 from screener.files.writers import ResultWriter
 from screener.models import InputInfo, InputRow, RowResult, RunSummary, Status
 from screener.ownership.assess import OwnershipAssessment
 from screener.ownership.inputs import mark_owner_columns
+from screener.review.clearance import verdict
 from screener.screening import Screener
 
 

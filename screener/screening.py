@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from screener.missing import missing_marker
+from screener.files.missing import missing_marker
 from screener.models import (
     Comparison,
     InputRow,
@@ -75,8 +75,8 @@ class Screener:
 
     @classmethod
     def from_catalog(cls, names: Sequence[str], *, threshold: float = DEFAULT_THRESHOLD) -> Screener:
-        """Lists by catalog name, with the index kept on disk per list version (`screener.indexcache`)."""
-        from screener.indexcache import cached_screener
+        """Lists by catalog name, with the index kept on disk per list version (`screener.runtime.indexcache`)."""
+        from screener.runtime.indexcache import cached_screener
 
         return cached_screener(list(names), threshold)
 

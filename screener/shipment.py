@@ -23,9 +23,9 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from screener import __version__
-from screener.clearance import verdict
-from screener.missing import NameText, OptionalFact
+from screener.files.missing import NameText, OptionalFact
 from screener.models import InputRow, ListInfo, Ownership, RowResult, Source, Status
+from screener.review.clearance import verdict
 from screener.screening import Screener
 
 MAX_PARTIES = 1_000
@@ -83,7 +83,7 @@ class ShipmentParty(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     role: Annotated[PartyRole, BeforeValidator(party_role)] = PartyRole.OTHER
-    # NaN, Infinity, "n/a"... as a name are errors naming the field (screener.missing), never a name.
+    # NaN, Infinity, "n/a"... as a name are errors naming the field (screener.files.missing), never a name.
     name: NameText = Field(max_length=MAX_NAME_CHARS, description="as on the shipping documents")
     country: OptionalFact = Field(default=None, max_length=100, description="ISO 3166-1 alpha-2, e.g. CN")
     address: OptionalFact = Field(default=None, max_length=2_000)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from screener.engine import PoolScreen, make_screen_fn
 from screener.files.outputs import open_writer
 from screener.files.readers import open_input
 from screener.models import InputRow
 from screener.pipeline import screen_sources
+from screener.runtime.engine import PoolScreen, make_screen_fn
 from screener.screening import Screener
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,7 +133,7 @@ def test_dask_matches_the_local_engine(screener, rows, expected, cluster):
 
 
 def _screeners_cached() -> int:
-    from screener import engine
+    from screener.runtime import engine
 
     return len(engine._DASK_SCREENERS)
 

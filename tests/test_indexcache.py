@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from screener import indexcache
 from screener.lists.catalog import load_named_list, save_imported
 from screener.lists.importers import import_csl
 from screener.models import InputRow
+from screener.runtime import indexcache
 from screener.screening import Screener
 
 SHARED = Path(os.environ.get("SCREENER_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")

@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from screener.files.readers import MAX_NAME_CHARS, InputError
+from screener.files.wording import STATUS_LABELS
 from screener.files.writers import inert
 from screener.models import Status
 from screener.pipeline import screen_files
 from screener.screening import Screener
-from screener.wording import STATUS_LABELS
 
 SCREENER = Screener.default()
 STATUSES = {s.value for s in Status}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from screener import Screener
+from screener.files.wording import kind_label, plain_explanation, status_label
 from screener.models import AliasKind, Status
-from screener.wording import kind_label, plain_explanation, status_label
 
 
 @pytest.fixture(scope="module")

@@ -67,9 +67,9 @@ def screen_command(
 
     Potential matches an analyst cleared as false positives (in the audit store) do not count.
     """
-    from screener.engine import make_screen_fn
-    from screener.lifetime import interrupt_on_sigterm
     from screener.pipeline import AccountingError, screen_files
+    from screener.runtime.engine import make_screen_fn
+    from screener.runtime.lifetime import interrupt_on_sigterm
 
     interrupt_on_sigterm()  # SIGTERM unwinds like Ctrl-C: no staged output left, a recorded run marked failed
     screener = load_screener(lists, threshold)

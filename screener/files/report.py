@@ -51,6 +51,13 @@ from screener.files.summary_sheet import (
     write_legend,
     write_summary,
 )
+from screener.files.wording import (
+    ENTITY_TYPE_LABELS,
+    kind_label,
+    plain_explanation,
+    review_label,
+    status_label,
+)
 from screener.files.writers import ResultWriter, StagedFile, check_complete
 from screener.models import (
     ListInfo,
@@ -60,13 +67,6 @@ from screener.models import (
     RunSummary,
     Source,
     Status,
-)
-from screener.wording import (
-    ENTITY_TYPE_LABELS,
-    kind_label,
-    plain_explanation,
-    review_label,
-    status_label,
 )
 
 __all__ = ["MATCH_KEY_HEADERS", "SHEET_DECISIONS", "TITLE", "ReportWriter", "page_name", "write_report"]

@@ -26,7 +26,7 @@ from screener.files.cells import (
 )
 from screener.files.errors import InputError
 from screener.files.layout import Layout
-from screener.missing import missing_marker
+from screener.files.missing import missing_marker
 from screener.models import InputRow
 
 MAX_NAME_CHARS = 1_000  # longer names are screened on their first 1,000 characters (and noted)

@@ -21,15 +21,15 @@ from screener.files.sheets import (
     wrapped_lines,
     write_text,
 )
-from screener.lists.coverage import COVERAGE_WARNING, coverage_lines
-from screener.models import ListInfo, RunSummary, Status
-from screener.wording import (
+from screener.files.wording import (
     ALIAS_KIND_LABELS,
     CLEARED_LABEL,
     REVIEW_LABELS,
     STATUS_LABELS,
     review_label,
 )
+from screener.lists.coverage import COVERAGE_WARNING, coverage_lines
+from screener.models import ListInfo, RunSummary, Status
 
 TITLE = "Restricted-party screening report"
 SUMMARY_WIDTHS = (30, 66, 26, 14, 14, 14, 40)

@@ -27,8 +27,8 @@ from typing import Any
 from screener.files.cells import is_blank, optional_text
 from screener.files.delimited import CsvRecords, LineDecoder, plan_text
 from screener.files.headers import normalise_label
+from screener.files.missing import missing_marker
 from screener.files.xlsx import Book, check_zip
-from screener.missing import missing_marker
 from screener.models import SheetColumns
 from screener.names.normalize import normalize
 from screener.ownership.graph import OwnershipError, OwnershipGraph, building

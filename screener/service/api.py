@@ -21,13 +21,13 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from screener import __version__
-from screener.clearance import verdict_of
+from screener.files.missing import OptionalFact, OptionalNameText
 from screener.files.readers import TEXT_SUFFIXES, XLSX_SUFFIXES
 from screener.files.writers import json_record
-from screener.missing import OptionalFact, OptionalNameText
 from screener.models import InputRow, ListInfo, RowResult, RunSummary, Status
 from screener.ownership.assess import with_owners
 from screener.ownership.graph import OwnershipError
+from screener.review.clearance import verdict_of
 from screener.screening import Screener
 from screener.service.errors import error_body
 from screener.service.jobs import new_folder, remove_folder

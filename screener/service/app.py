@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from screener import __version__
-from screener.lifetime import die_with_parent
+from screener.runtime.lifetime import die_with_parent
 from screener.service import monitoring, web
 from screener.service.api import router
 from screener.service.auth import ApiKeyMiddleware, KeyRing, keys_file_path, send_json

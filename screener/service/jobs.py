@@ -39,9 +39,9 @@ import sqlalchemy as sa
 from screener.files.outputs import open_writer
 from screener.files.readers import ColumnNotFound, InputError, InputSource, open_input
 from screener.home import home, private_dir
-from screener.lifetime import die_with_parent
 from screener.models import InputRow, RowResult
 from screener.pipeline import screen_sources
+from screener.runtime.lifetime import die_with_parent
 from screener.service.settings import Settings
 from screener.service.shared import HOST, JobRow, Shared
 from screener.service.state import Decisions, build_screener

@@ -47,11 +47,12 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from screener.clearance import verdict
 from screener.files.readers import InputError
+from screener.files.wording import kind_label, plain_explanation
 from screener.home import home, private_dir
 from screener.lists.coverage import coverage_lines
 from screener.models import Status
+from screener.review.clearance import verdict
 from screener.review.decisions import Evidence, RowReview, basis_of
 from screener.review.roundtrip import import_decisions, write_reviewed_report
 from screener.review.store import Store, StoreError
@@ -63,7 +64,6 @@ from screener.service.refresh import status as refresh_status
 from screener.service.settings import Settings
 from screener.service.shared import JobRow, Shared, secret_key
 from screener.service.state import StoreDown
-from screener.wording import kind_label, plain_explanation
 
 log = logging.getLogger("screener.web")
 
@@ -546,7 +546,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
         return web.page(
             request, "results.html", 200, session, title=f"Run {run.run_id}", run=run, matches=matches,
             reviews=reviews, rows=rows, page=page, pages=pages, tally=tally,
-            verdict=verdict(  # the rule of the CLI's exit code and `check` (screener.clearance)
+            verdict=verdict(  # the rule of the CLI's exit code and `check` (screener.review.clearance)
                 alerts=run.counts.get("potential_match", 0) - tally["cleared"],
                 not_screened=run.counts.get("not_screened", 0),
                 screened=run.counts.get("clear", 0) + run.counts.get("potential_match", 0)),

@@ -30,8 +30,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Self
 
-from screener.lifetime import die_with_parent
 from screener.models import InputRow, RestrictedList, RowResult
+from screener.runtime.lifetime import die_with_parent
 from screener.screening import Screener
 
 if TYPE_CHECKING:
