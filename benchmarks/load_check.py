@@ -1,6 +1,6 @@
 """Load benchmark for the pre-shipment check: latency and throughput over HTTP, and in process.
 
-Starts `uvicorn screener.service.app:create_app --factory` on a free loopback port (1, then 2
+Starts `screener serve` on a free loopback port (1, then 2
 workers), drives it with httpx (async, bounded concurrency, bounded duration) and prints, per
 worker count:
 
@@ -14,11 +14,21 @@ worker count:
 plus the in-process cost of `check_shipment` per party. Targets: p99 < 20 ms, >= 500 checks/s,
 < 1 ms per party in process. Everything stops by itself; nothing leaves 127.0.0.1.
 
-`--faults` measures the service under load instead (issue 14), with 2 workers: 50 clients of
-`/v1/check` for `--duration` seconds while a `--upload-rows` (default 1M) upload is screened, and
-while two clients post 5,000-name `/v1/screen` batches back to back, each against the same 50
-clients on the idle server just before (the baseline). Targets: 0 errors, check p99 < 100 ms,
->= 200 checks/s during the upload.
+`--faults` measures the service under load instead (issue 14), with 2 workers, while a
+`--upload-rows` (default 1M) upload is screened, and while two clients post 5,000-name `/v1/screen`
+batches back to back; each phase against the idle server just before (the baseline), all from the
+minimal driver. Two views of the same `/v1/check` traffic, both printed:
+
+- closed loop: 50 clients send back to back for `--duration` s. This measures capacity: the server
+  is always saturated, so latency is mostly queueing (Little's law: 50 in flight at X checks/s
+  means a mean of 50/X s each, and p99 above it), whatever a single check costs;
+- open loop: 50 clients paced at `--rate` checks/s in total (default 250 with --faults), each send
+  on a fixed schedule, latency counted from the scheduled send time, so a server that falls
+  behind shows as latency (and sends it never got to as errors) instead of quietly lowering the
+  rate. This is what a pre-shipment hook sees: shipments arrive when they arrive.
+
+Targets: 0 errors; >= 200 checks/s closed loop during the upload; check p99 < 100 ms at the paced
+rate during the upload and during the batches.
 
     python benchmarks/load_check.py [--duration 10] [--workers 1,2] [--upload-rows 50000]
     python benchmarks/load_check.py --faults [--duration 30] [--upload-rows 1000000]
@@ -30,6 +40,7 @@ import argparse
 import asyncio
 import csv
 import json
+import multiprocessing
 import os
 import resource
 import signal
@@ -39,7 +50,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -81,10 +94,8 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "SCREENER_HOME": str(home), "SCREENER_API_KEYS": KEY}
-        cmd = [sys.executable, "-m", "uvicorn", "screener.service.app:create_app", "--factory",
-               "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-               "--log-level", "warning", "--no-access-log",
-               "--http", "screener.service.app:HttpProtocol"]  # as `screener serve` runs it
+        cmd = [sys.executable, "-m", "screener", "serve", "--port", str(self.port), "--workers", str(workers),
+               "--log-level", "warning"]
         self.proc = subprocess.Popen(cmd, env=env, start_new_session=True)
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -215,6 +226,50 @@ async def drive_raw(port: int, concurrency: int, duration: float) -> tuple[list[
     return latencies, errors, time.perf_counter() - t0
 
 
+async def drive_raw_rate(port: int, rate: float, clients: int, duration: float) -> tuple[list[float], int, float]:
+    """Open loop from the minimal client: `clients` connections, each sending on a fixed schedule
+    (`rate` per second in total, the clients' slots interleaved). A response that comes after the
+    next slot delays that send, and the delay counts in its latency (measured from the slot), so
+    the figures do not omit the waits of a server that fell behind."""
+    head = (f"POST /v1/check HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n").encode()
+    request = head + BODY
+    latencies: list[float] = []
+    errors = 0
+    interval = clients / rate
+    start = time.perf_counter() + 0.5
+    end = start + duration
+    give_up = end + duration  # a server far behind: stop anyway, count the sends never made
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        due = start + i * interval / clients
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while due < end:
+                if time.perf_counter() > give_up:
+                    errors += int((end - due) / interval) + 1
+                    return
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                writer.write(request)
+                header = await reader.readuntil(b"\r\n\r\n")
+                length = next(int(line.split(b":")[1]) for line in header.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:"))
+                await reader.readexactly(length)
+                if header.startswith(b"HTTP/1.1 200"):
+                    latencies.append(time.perf_counter() - due)
+                else:
+                    errors += 1
+                due += interval
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one(i) for i in range(clients)))
+    return latencies, errors, max(time.perf_counter() - start, 1e-9)
+
+
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -256,8 +311,8 @@ async def upload_stall(url: str, path: Path, concurrency: int) -> dict[str, obje
     return result
 
 
-async def screen_batches(url: str, clients: int, names: int, stop: asyncio.Event) -> tuple[int, int]:
-    """`clients` loops posting `names`-party /v1/screen batches until `stop`: (batches, errors)."""
+async def screen_batches(url: str, clients: int, names: int, stop: Any) -> tuple[int, int]:
+    """`clients` loops posting `names`-party /v1/screen batches until `stop` is set: (batches, errors)."""
     body = json.dumps({"parties": [{"name": f"Company {i} Precision Trading Ltd", "country": "DE"}
                                    for i in range(names)]}).encode()
     done = errors = 0
@@ -276,44 +331,95 @@ async def screen_batches(url: str, clients: int, names: int, stop: asyncio.Event
     return done, errors
 
 
-def _line(label: str, lat: list[float], err: int, secs: float) -> None:
-    print(f"  {label:<44} {len(lat) / secs:6.0f} checks/s  {fmt(lat)}  errors {err}")
-
-
-async def during_upload(url: str, port: int, path: Path, clients: int, duration: float) -> None:
-    """Checks from `clients` clients (the minimal driver, so that on 2 cores the driver's own CPU
-    does not pass for the server's): idle, then while a big upload is screened."""
-    lat, err, secs = await drive_raw(port, clients, min(duration, 10.0))
-    _line("idle (baseline)", lat, err, secs)
-
-    status: dict[str, object] = {}
-
-    async def upload() -> None:
+def _upload(url: str, path: Path, out: Any) -> None:
+    async def run() -> int:
         async with httpx.AsyncClient(base_url=url, timeout=3600) as client:
             with path.open("rb") as fh:
                 r = await client.post("/v1/screen/file", files={"file": ("orders.csv", fh)},
                                       headers={"Authorization": f"Bearer {KEY}"})
-        status["code"] = r.status_code
+        return r.status_code
 
-    task = asyncio.create_task(upload())
+    out.put(asyncio.run(run()))
+
+
+def _batches(url: str, stop: Any, out: Any) -> None:
+    out.put(asyncio.run(screen_batches(url, 2, 5_000, stop)))
+
+
+def _niced(target: Callable[..., None], *args: Any) -> None:
+    os.nice(10)
+    target(*args)
+
+
+def load_process(target: Callable[..., None], *args: Any) -> tuple[multiprocessing.Process, Any]:
+    """A load generator in a process of its own: posting a 46 MiB file or parsing 5,000-result
+    responses in the measuring process would stall its event loop, and the stall would be counted
+    as server latency. The server's clients are separate programs on other machines too; here they
+    share the server's 2 cores, so the generator runs at a lower priority (nice 10), as the server's
+    own screening workers do: the client's parsing of its results is not the server's work."""
+    out = multiprocessing.Queue()
+    proc = multiprocessing.Process(target=_niced, args=(target, *args, out), daemon=True)
+    proc.start()
+    return proc, out
+
+
+def _line(label: str, lat: list[float], err: int, secs: float) -> None:
+    print(f"  {label:<44} {len(lat) / secs:6.0f} checks/s  {fmt(lat)}  errors {err}")
+
+
+def connection_split(port: int) -> str:
+    """How many of the established connections to `port` each server process holds (from `ss`).
+    With uvicorn's one shared listening socket 50 kept-alive clients split up to 46/4 and one worker
+    queued while the other idled; `serve` now gives each worker its own socket
+    (`screener.service.workers`). Printed beside the figures, which depend on it."""
+    try:
+        out = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                             capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    per_pid: dict[str, int] = {}
+    for line in out.splitlines():
+        if "pid=" in line:
+            pid = line.split("pid=", 1)[1].split(",", 1)[0]
+            per_pid[pid] = per_pid.get(pid, 0) + 1
+    return "/".join(str(n) for n in sorted(per_pid.values(), reverse=True)) or "?"
+
+
+async def both_loops(port: int, clients: int, rate: float, duration: float, label: str) -> None:
+    """The closed-loop and then the open-loop figures for one state of the server."""
+    for loop_label, run in ((f"{label}, closed loop", drive_raw(port, clients, duration)),
+                            (f"{label}, paced at {rate:g}/s", drive_raw_rate(port, rate, clients, duration))):
+        task = asyncio.create_task(run)
+        await asyncio.sleep(min(2.0, duration / 2))
+        split = await asyncio.to_thread(connection_split, port)
+        lat, err, secs = await task
+        _line(loop_label, lat, err, secs)
+        print(f"  {'':<44} connections per worker {split}")
+
+
+async def during_upload(url: str, port: int, path: Path, clients: int, duration: float, rate: float) -> None:
+    """Checks from `clients` clients (the minimal driver, so that on 2 cores the driver's own CPU
+    does not pass for the server's): idle, then while a big upload is screened."""
+    await both_loops(port, clients, rate, min(duration, 10.0), "idle (baseline)")
+
+    proc, out = load_process(_upload, url, path)
     await asyncio.sleep(5.0)  # the file is sent and its screening under way
-    lat, err, secs = await drive_raw(port, clients, duration)
-    _line(f"during a {path.stat().st_size / 2**20:.0f} MiB upload being screened", lat, err, secs)
-    print(f"  (upload {'still screening' if not task.done() else 'done: HTTP ' + str(status.get('code'))})")
-    task.cancel()
+    await both_loops(port, clients, rate, duration, f"during a {path.stat().st_size / 2**20:.0f} MiB upload")
+    print(f"  (upload {'still screening' if out.empty() else 'done: HTTP ' + str(out.get())} at the end of both)")
+    proc.terminate()
+    proc.join()
 
 
-async def during_batches(url: str, port: int, clients: int, duration: float) -> None:
+async def during_batches(url: str, port: int, clients: int, duration: float, rate: float) -> None:
     """The same checks, idle and while two clients post 5,000-name /v1/screen batches back to back."""
-    lat, err, secs = await drive_raw(port, clients, min(duration, 10.0))
-    _line("idle (baseline)", lat, err, secs)
-    stop = asyncio.Event()
-    batches = asyncio.create_task(screen_batches(url, 2, 5_000, stop))
+    await both_loops(port, clients, rate, min(duration, 10.0), "idle (baseline)")
+    stop = multiprocessing.Event()
+    proc, out = load_process(_batches, url, stop)
     await asyncio.sleep(1.0)
-    lat, err, secs = await drive_raw(port, clients, duration)
+    await both_loops(port, clients, rate, duration, "during 2 x 5,000-name /v1/screen")
     stop.set()
-    done, batch_errors = await batches
-    _line("during two /v1/screen clients x 5,000 names", lat, err, secs)
+    done, batch_errors = await asyncio.to_thread(out.get, True, 600)
+    proc.join()
     print(f"  ({done} batches of 5,000 screened, {batch_errors} errors)")
 
 
@@ -335,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per measured phase")
     ap.add_argument("--concurrency", type=int, default=8, help="clients in the throughput phase")
     ap.add_argument("--clients", type=int, default=100, help="clients in the many-clients phase")
-    ap.add_argument("--rate", type=float, default=500, help="checks/s in the paced (open-loop) phase")
+    ap.add_argument("--rate", type=float, default=None, help="checks/s in the paced (open-loop) phases "
+                    "(default 500; 250 with --faults)")
     ap.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure")
     ap.add_argument("--upload-rows", type=int, default=None, help="default 50,000 (1,000,000 with --faults)")
     ap.add_argument("--faults", action="store_true", help="the service under load (issue 14), 2 workers")
@@ -344,9 +451,11 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp)
             upload = make_upload(args.upload_rows or 1_000_000, home)
-            print(f"2 workers, 50 clients of /v1/check, {args.duration:g} s per loaded phase; a new server each")
-            for phase in (lambda s: during_upload(s.url, s.port, upload, 50, args.duration),
-                          lambda s: during_batches(s.url, s.port, 50, args.duration)):
+            rate = args.rate or 250
+            print(f"2 workers, 50 clients of /v1/check, {args.duration:g} s per loaded phase and loop; "
+                  "a new server each; paced latency from the scheduled send")
+            for phase in (lambda s: during_upload(s.url, s.port, upload, 50, args.duration, rate),
+                          lambda s: during_batches(s.url, s.port, 50, args.duration, rate)):
                 server = ServerProcess(2, home)
                 try:
                     server.wait_ready()
@@ -357,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
                     server.stop()
         return 0
     args.upload_rows = args.upload_rows or 50_000
+    args.rate = args.rate or 500
 
     per_party = in_process()
     print(f"in process: check_shipment {per_party * 1000:.3f} ms per party "

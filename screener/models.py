@@ -343,6 +343,8 @@ class Ownership(BaseModel):
     chains: list[OwnershipChain] = Field(default_factory=list, description="one per listed or covered direct owner")
     listed_owners: list[ListedOwner] = Field(default_factory=list)
     licence_requirement: str | None = Field(default=None, description="the most restrictive of the owners'")
+    conflicts: list[str] = Field(default_factory=list, description="shares given twice for one holding, "
+                                 "differently (the larger is used); each makes the outcome a review")
 
 
 class RowResult(BaseModel):

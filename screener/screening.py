@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 DEFAULT_THRESHOLD = 75.0
 MAX_CANDIDATES = 5
 SEEN_NAMES = 50_000  # distinct names whose candidates a Screener keeps (repeated names screened once; 0: none)
+SEEN_NAME_CHARS = 160  # only names this short are kept, so the memory kept is bounded (see `caches`)
 
 
 class Screener:
@@ -103,12 +104,13 @@ class Screener:
         """The index's candidates for a name, None when it has no tokens; a repeated name is screened once.
 
         Results depend on the name alone (country and address are added per row), so they are kept
-        per Screener, up to SEEN_NAMES distinct names (oldest dropped first).
+        per Screener, up to SEEN_NAMES distinct names of at most SEEN_NAME_CHARS characters (oldest
+        dropped first): entries times the largest entry bounds the memory, whatever the input.
         """
         if name in self._seen:
             return self._seen[name]
         found = self.index.match_name(name, floor=self._floor, limit=MAX_CANDIDATES)
-        if SEEN_NAMES:
+        if SEEN_NAMES and len(name) <= SEEN_NAME_CHARS:
             if len(self._seen) >= SEEN_NAMES:
                 with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # another thread got there first
                     del self._seen[next(iter(self._seen))]

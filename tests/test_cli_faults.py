@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from processes import session_pids  # tests/ is on sys.path
 
 from screener.files.writers import CsvWriter
@@ -57,6 +58,52 @@ def test_a_signalled_recorded_screen_leaves_nothing_and_is_marked_failed(tmp_pat
     (run,) = store.list_runs(include_incomplete=True)
     assert run.status == "failed" and "interrupted" in (run.error or "")
     assert verify(store).ok
+    store.close()
+
+
+def _audit_runs(tmp_path: Path, db: str) -> list[list[str]]:
+    """`screener audit runs` as a user runs it: its table, row by row."""
+    done = subprocess.run([sys.executable, "-m", "screener", "audit", "runs", "--db", db], env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=120, check=True)
+    return [line.split("\t") for line in done.stdout.splitlines()[1:]]
+
+
+def test_a_recorded_screen_killed_with_sigkill_is_failed_by_the_next_audit_runs(tmp_path: Path) -> None:
+    from screener.service.runs import REASON, STALE_SECONDS
+    from screener.service.shared import Shared, svc_runs
+
+    big = tmp_path / "big.csv"
+    big.write_text("Customer\n" + "".join(f"Company number {i} Trading Ltd\n" for i in range(400_000)))
+    db = f"sqlite:///{tmp_path / 'audit.db'}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "screener", "screen", str(big), "-o", str(tmp_path / "r.csv"), "--record", "--db", db,
+         "--quiet"], env=_env(tmp_path), stderr=subprocess.PIPE, start_new_session=True,
+    )
+    store = Store.open(db)
+    deadline = time.monotonic() + 120
+    while not store.list_runs(include_incomplete=True):  # recording has begun (the first batch is in)
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    (run,) = store.list_runs(include_incomplete=True)
+    time.sleep(STALE_SECONDS + 1)  # longer than a heartbeat may be silent: only a live one is renewed
+    assert proc.poll() is None, "the screening ended before it could be killed"
+    (line,) = _audit_runs(tmp_path, db)
+    assert line[0] == run.run_id and line[4] == "running"  # alive: never failed while it beats
+
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    with store.engine.connect() as conn:
+        (beat,) = conn.execute(sa.select(svc_runs.c.heartbeat_at)).scalars()
+    time.sleep(max(0.0, beat + STALE_SECONDS + 0.5 - time.time()))
+    (line,) = _audit_runs(tmp_path, db)
+    assert line[0] == run.run_id and line[4] == "failed"
+    failed = store.get_run(run.run_id)
+    assert failed.error == REASON and failed.finished_at is not None
+    assert verify(store).ok, verify(store).problem  # failed on the audit chain, which holds
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(svc_runs)).scalar() == 0
+    assert Shared(store.engine).silent_runs(time.time()) == []
     store.close()
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from listserver import Mirror, Receiver, running, serve
+from monitorfiles import HAVE_CSL, HIKVISION, MISSING, csl_mirror, csl_v2, customers_csv
 
 from screener.files.readers import open_input
 from screener.lists.catalog import load_named_list
@@ -21,14 +20,9 @@ from screener.review import webhooks
 from screener.review.monitor import Monitor, Screening
 from screener.screening import Screener
 
-SHARED = Path(os.environ.get("SCREENER_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
-CSL_2025 = SHARED / "data" / "csl" / "csl_us_2025-06_watchman_fixture.csv"
-CSL_2023 = SHARED / "data" / "csl" / "csl_2023-11_watchman_sample.csv"
 SECRET = "test-secret"
 
-pytestmark = pytest.mark.skipif(
-    not (CSL_2025.is_file() and CSL_2023.is_file()), reason=f"official CSL files not found under {SHARED}/data"
-)
+pytestmark = pytest.mark.skipif(not HAVE_CSL, reason=MISSING)
 
 
 @pytest.fixture(autouse=True)
@@ -39,37 +33,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
-def _v2(path: Path) -> None:
-    """The 2025 file with Atlas Sanatgaran removed and the 2023 file's Hikvision (CMIC) record added."""
-    rows = CSL_2025.read_text(encoding="utf-8").splitlines(keepends=True)
-    hikvision = next(line for line in CSL_2023.read_text(encoding="utf-8").splitlines(keepends=True)
-                     if ',"Hangzhou Hikvision Digital Technology Co., Ltd.",' in line)
-    kept = "".join(r for r in rows if "Atlas Sanatgaran" not in r).rstrip("\r\n") + "\n"  # the file ends unended
-    path.write_text(kept + hikvision, encoding="utf-8")
-
-
-def _customers(path: Path) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh)
-        out.writerow(["Customer ID", "Customer name", "Country", "Address"])
-        out.writerow(["C-1", "Atlas Sanatgaran", "IR", "Tehran"])
-        out.writerow(["C-2", "Hangzhou Hikvision Digital Technology Co., Ltd.", "CN", "Qianmo Road, Hangzhou"])
-        out.writerow(["C-3", "Rosneft Trade Limited", "CY", ""])
-        out.writerow(["C-4", "Siemens AG", "DE", "Munich"])
-        out.writerow(["C-5", "Atlas Sanatgaran", "IR", "Isfahan"])  # the same name twice: screened once
-    return path
-
-
-def _mirror(tmp_path: Path) -> Mirror:
-    root = tmp_path / "mirror"
-    root.mkdir()
-    shutil.copyfile(CSL_2025, root / "consolidated.csv")
-    return Mirror(root)
-
-
 def _first_version(tmp_path: Path) -> Mirror:
     """The mirror serving the 2025 file, and csl updated from it once."""
-    mirror = _mirror(tmp_path)
+    mirror = csl_mirror(tmp_path)
     with serve(mirror) as base:
         update_list("csl", url=f"{base}/consolidated.csv")
     return mirror
@@ -82,13 +48,13 @@ def _current() -> Screener:
 def _monitored(tmp_path: Path) -> tuple[Monitor, list[InputRow], list[Screening]]:
     """A base of the five customers, added against the current csl."""
     monitor = Monitor.open(f"sqlite:///{tmp_path / 'audit.db'}")
-    with open_input(_customers(tmp_path / "c.csv")) as source:
+    with open_input(customers_csv(tmp_path / "c.csv")) as source:
         rows = list(source.rows())
     return monitor, rows, monitor.add(rows, _current())
 
 
 def test_update_rescreens_the_base_and_signed_alerts_reach_the_webhook(tmp_path: Path, home: Path) -> None:
-    mirror = _mirror(tmp_path)
+    mirror = csl_mirror(tmp_path)
     receiver = Receiver()
     db = f"sqlite:///{tmp_path / 'audit.db'}"
     with serve(mirror) as base, serve(receiver) as hook:
@@ -96,7 +62,7 @@ def test_update_rescreens_the_base_and_signed_alerts_reach_the_webhook(tmp_path:
         assert update_list("csl", url=url).outcome == "new_version"
         env = {**os.environ, "SCREENER_HOME": str(home), "SCREENER_DB": db,
                webhooks.URLS_ENV: f"{hook}/in", webhooks.SECRET_ENV: SECRET}
-        added = subprocess.run([sys.executable, "-m", "screener", "monitor", "add", str(_customers(tmp_path / "c.csv")),
+        added = subprocess.run([sys.executable, "-m", "screener", "monitor", "add", str(customers_csv(tmp_path / "c.csv")),
                                 "--list", "csl"], env=env, capture_output=True, text=True, check=False)
         assert added.returncode == 1, added.stderr  # Atlas and Rosneft Trade match already
         assert "5 customers added" in added.stdout
@@ -105,7 +71,7 @@ def test_update_rescreens_the_base_and_signed_alerts_reach_the_webhook(tmp_path:
         assert {(a["customer_id"], a["kind"]) for a in initial[0]["alerts"]} == {
             ("C-1", "initial_match"), ("C-5", "initial_match"), ("C-3", "initial_match")}
 
-        _v2(mirror.root / "consolidated.csv")
+        csl_v2(mirror.root / "consolidated.csv")
         updated = subprocess.run([sys.executable, "-m", "screener", "lists", "update", "--source", "csl",
                                   "--url", url], env=env, capture_output=True, text=True, check=False)
         assert updated.returncode == 0, updated.stderr
@@ -144,13 +110,13 @@ def test_update_rescreens_the_base_and_signed_alerts_reach_the_webhook(tmp_path:
 def test_a_second_run_at_the_same_version_finds_nothing_and_a_failing_receiver_is_retried(
     tmp_path: Path, home: Path
 ) -> None:
-    mirror = _mirror(tmp_path)
+    mirror = csl_mirror(tmp_path)
     with serve(mirror) as base:
         update_list("csl", url=f"{base}/consolidated.csv")
         monitor, _, _ = _monitored(tmp_path)
         try:
             assert monitor.rescreen(_current()) == []
-            _v2(mirror.root / "consolidated.csv")
+            csl_v2(mirror.root / "consolidated.csv")
             assert update_list("csl", url=f"{base}/consolidated.csv").changed
             (screening,) = monitor.rescreen(_current())
             receiver = Receiver(fail_first=2)
@@ -187,9 +153,9 @@ def test_a_clearance_that_holds_for_the_new_version_is_recorded_and_not_sent(tmp
     from screener.lists.importers import import_csl
     from screener.review.decisions import Evidence
 
-    mirror = _mirror(tmp_path)
+    mirror = csl_mirror(tmp_path)
     (tmp_path / "v2").mkdir()
-    _v2(tmp_path / "v2" / "consolidated.csv")  # named as served: the file name is part of the content hash
+    csl_v2(tmp_path / "v2" / "consolidated.csv")  # named as served: the file name is part of the content hash
     v2 = import_csl(tmp_path / "v2" / "consolidated.csv").list.model_copy(update={"name": "csl"})
     with serve(mirror) as base:
         update_list("csl", url=f"{base}/consolidated.csv")
@@ -205,7 +171,7 @@ def test_a_clearance_that_holds_for_the_new_version_is_recorded_and_not_sent(tmp
                                         list_hash=v2.content_hash, list_version=v2.version, threshold=75.0,
                                         decision="false_positive", comment="a distributor of that name, registry 123")
             monitor.store.approve("sue", made.id, "checked the registry")  # an exact name needs four eyes
-            _v2(mirror.root / "consolidated.csv")
+            csl_v2(mirror.root / "consolidated.csv")
             update_list("csl", url=f"{base}/consolidated.csv")
             (screening,) = monitor.rescreen(_current())
             assert load_named_list("csl").content_hash == v2.content_hash
@@ -240,3 +206,28 @@ def test_the_api_adds_customers_and_lists_their_alerts(tmp_path: Path, home: Pat
         assert [a["id"] for a in listed] == [a["id"] for a in screening["alerts"]]
         refused = client.post("/v1/monitor/customers", json={"customers": []}, headers={"X-API-Key": "k"})
         assert refused.status_code == 422
+
+
+def test_customers_added_with_a_screener_behind_the_catalog_are_screened_against_the_current_version(
+    tmp_path: Path, home: Path
+) -> None:
+    """A service between two reloads still holds the old version: the base must not go back to it."""
+    from screener.lists.catalog import find_version
+
+    mirror = csl_mirror(tmp_path)
+    with serve(mirror) as base:
+        update_list("csl", url=f"{base}/consolidated.csv")
+        monitor, _, _ = _monitored(tmp_path)
+        try:
+            stale = _current()
+            csl_v2(mirror.root / "consolidated.csv")
+            assert update_list("csl", url=f"{base}/consolidated.csv").changed
+            v2 = find_version("csl").content_hash
+            monitor.rescreen(_current())
+            later = InputRow(name=HIKVISION, country="CN", row=2, fields={"Customer ID": "C-9"})
+            (screening,) = monitor.add([later], stale)
+            assert screening.from_version == screening.to_version == v2 and monitor.lists()["csl"][0] == v2
+            assert [(a.customer_id, a.kind, a.party_name) for a in screening.alerts] == [
+                ("C-9", "initial_match", HIKVISION)]  # a party of the new version only
+        finally:
+            monitor.close()

@@ -374,3 +374,28 @@ def test_api_check_and_screen_accept_owners_per_party(tmp_path, monkeypatch):
             assert r.status_code == 422 and "ownership cycle" in r.json()["error"], r.text
     finally:
         server.stop()
+
+
+def test_check_party_options_take_an_owner_and_its_share(tmp_path):
+    party = ["check", "--party", "Sierra Vision GmbH", "--country", "DE", "--role", "end_user",
+             "--party", "Northwind Traders Ltd", "--role", "purchaser"]
+    proc = run(*party, "--owner", "Hik Vision Digital Technology", "--owner-share", "60%",
+               cwd=tmp_path, SCREENER_AS_OF=IN_FORCE)
+    assert proc.returncode == 1 and proc.stdout.startswith("HOLD"), proc.stdout + proc.stderr
+    assert "Sierra Vision GmbH (DE): potential match by ownership: listed owners hold 60%" in proc.stdout
+    assert "-60%-> Sierra Vision GmbH" in proc.stdout
+    assert "ok    purchaser              Northwind Traders Ltd: clear" in proc.stdout
+    proc = run(*party, "--owner", "", "--owner", "Megvii Technology", "--json", cwd=tmp_path, SCREENER_AS_OF=IN_FORCE)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    sierra, northwind = json.loads(proc.stdout)["parties"]
+    assert sierra["ownership"] is None and northwind["ownership"]["outcome"] == "unknown_share"
+    assert "share must be determined" in northwind["ownership"]["text"]
+    proc = run(*party, "--owner", "Nordic AB", "--owner-share", "100", cwd=tmp_path, SCREENER_AS_OF=IN_FORCE)
+    assert proc.returncode == 0 and proc.stdout.startswith("RELEASE"), proc.stdout + proc.stderr
+    assert "--owner-share" in run("check", "--help", cwd=tmp_path).stdout
+    assert "3 --owner values for 2 --party" in one_line_error(run(*party, "--owner", "A", "--owner", "B", "--owner", "C",
+                                                                  cwd=tmp_path))
+    assert "2 --owner-share values for 1 --owner" in one_line_error(run(*party, "--owner", "A", "--owner-share", "1",
+                                                                        "--owner-share", "2", cwd=tmp_path))
+    assert '"lots" is not a share in percent' in one_line_error(run(*party, "--owner", "A", "--owner-share", "lots",
+                                                                    cwd=tmp_path))

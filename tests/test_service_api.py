@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -398,10 +399,30 @@ def test_serve_with_two_workers(home):
                 assert c.post("/v1/check", json=shipment(*CLEAN)).json()["decision"] == "RELEASE"
                 times.append(time.perf_counter() - t0)
         assert sorted(times)[10] < 0.035, f"median {sorted(times)[10] * 1000:.1f} ms"
+
+        # Each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads
+        # connections over them; with one shared socket a burst of clients lands on one worker.
+        workers = _listeners(port)
+        assert len(workers) == 2 and proc.pid not in workers, workers
+        os.kill(workers[0], signal.SIGKILL)  # a worker that dies is replaced; the port keeps serving
+        deadline = time.monotonic() + 60
+        while (now := _listeners(port)) == [] or workers[0] in now or len(now) < 2:
+            assert time.monotonic() < deadline, f"no replacement worker: {now}"
+            time.sleep(0.2)
+        assert httpx.post(url + "/v1/check", json=shipment(HIKVISION), headers=BEARER, timeout=30).json()["decision"] == "HOLD"
+        proc.send_signal(signal.SIGTERM)  # the parent alone: it stops its workers
+        assert proc.wait(40) == 0
+        assert _listeners(port) == []
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, 15)  # the server and its workers: our own process group
         proc.wait(20)
+
+
+def _listeners(port: int) -> list[int]:
+    """Pids of the processes holding a listening socket on `port` (from `ss`), one per socket."""
+    out = subprocess.run(["ss", "-tlnpH", f"( sport = :{port} )"], capture_output=True, text=True, check=True).stdout
+    return sorted(int(line.split("pid=", 1)[1].split(",", 1)[0]) for line in out.splitlines() if "pid=" in line)
 
 
 def test_settings_read_threshold_and_lists_from_the_environment(monkeypatch):

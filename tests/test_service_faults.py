@@ -429,3 +429,32 @@ def test_proxy_headers_make_cookies_secure_and_send_hsts(home: Path) -> None:
         assert https.headers["strict-transport-security"].startswith("max-age=")
     finally:
         server.stop()
+
+
+def test_serve_start_fails_a_cli_run_whose_process_was_killed(home: Path) -> None:
+    """A `screen --record` killed with -9 while no audit command ran since: `serve` fails its run."""
+    from screener.models import RowResult, Status
+    from screener.service.runs import REASON, STALE_SECONDS
+    from screener.service.shared import Shared, svc_runs
+
+    store = Store.open(f"sqlite:///{home / 'screener.db'}")
+    recorder = store.recorder(user="carol", source="cli")
+    for i in range(3):
+        recorder.observe(RowResult(row=i + 2, input_name=f"Company {i}", status=Status.CLEAR))
+    recorder.flush()  # what the process had written when it was killed
+    gone = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    Shared(store.engine).hold_run(recorder.run_id, gone.pid)  # its owner, then killed
+    gone.kill()
+    gone.wait(10)
+    with store.engine.begin() as conn:  # and silent since: the heartbeat is as old as its death
+        conn.execute(svc_runs.update().values(heartbeat_at=time.time() - STALE_SECONDS - 60))
+    assert store.get_run(recorder.run_id).status == "running"
+
+    server = Served(home)
+    try:
+        run = store.get_run(recorder.run_id)
+        assert run.status == "failed" and run.error == REASON
+        assert verify(store).ok, verify(store).problem
+    finally:
+        server.stop()
+        store.close()

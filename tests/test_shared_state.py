@@ -19,6 +19,7 @@ from screener.review.audit import verify
 from screener.review.store import Store
 from screener.service.jobs import fail_run
 from screener.service.shared import (
+    SCHEMA_VERSION,
     SIGNIN_LIMITS,
     Shared,
     ensure_schema,
@@ -44,10 +45,10 @@ def test_schema_is_created_once_even_by_racing_processes(url: str) -> None:
     engines = [Store.open(url).engine for _ in range(4)]
     with ThreadPoolExecutor(4) as pool:
         versions = list(pool.map(ensure_schema, engines))
-    assert versions == [1, 1, 1, 1]
+    assert versions == [SCHEMA_VERSION] * 4
     with engines[0].connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(svc_schema)).scalar() == 1
-    assert ensure_schema(engines[0]) == 1  # again: nothing to do
+    assert ensure_schema(engines[0]) == SCHEMA_VERSION  # again: nothing to do
     for engine in engines:
         engine.dispose()
 

@@ -128,8 +128,13 @@ def audit_runs(
     db: DbOpt = None,
     limit: Annotated[int, typer.Option(help="Show at most this many runs, newest first.")] = 50,
 ) -> None:
-    """Recorded runs, newest first, including failed and unfinished ones."""
-    runs = _store(db).list_runs(include_incomplete=True, limit=limit)
+    """Recorded runs, newest first, including failed and unfinished ones (a run whose process was
+    killed is marked failed first)."""
+    from screener.service.runs import fail_dead_runs
+
+    store = _store(db)
+    fail_dead_runs(store.engine)
+    runs = store.list_runs(include_incomplete=True, limit=limit)
     if not runs:
         typer.echo("no runs recorded")
         return

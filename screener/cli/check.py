@@ -43,22 +43,43 @@ def _read_document(file: str) -> Shipment:
 
 
 def _from_options(
-    parties: list[str], countries: list[str], addresses: list[str], roles: list[str], shipment_id: str
+    parties: list[str], countries: list[str], addresses: list[str], roles: list[str], owners: list[str],
+    shares: list[str], shipment_id: str,
 ) -> Shipment:
-    """Parties from repeated --party, with --country/--address/--role paired to them in order."""
-    for option, values in (("--country", countries), ("--address", addresses), ("--role", roles)):
+    """Parties from repeated --party, with --country/--address/--role/--owner paired to them in order,
+    and --owner-share paired to --owner in order."""
+    for option, values in (("--country", countries), ("--address", addresses), ("--role", roles),
+                           ("--owner", owners)):
         if len(values) > len(parties):
             fail(f"{len(values)} {option} values for {len(parties)} --party: they pair up in order")
+    if len(shares) > len(owners):
+        fail(f"{len(shares)} --owner-share values for {len(owners)} --owner: they pair up in order")
     docs = [
         {
             "name": name,
             "country": countries[i] if i < len(countries) else None,
             "address": addresses[i] if i < len(addresses) else None,
             "role": roles[i] if i < len(roles) else PartyRole.OTHER.value,
+            "owners": _owner(owners[i], shares[i] if i < len(shares) else "", i) if i < len(owners) else [],
         }
         for i, name in enumerate(parties)
     ]
     return parse_shipment_data({"id": shipment_id, "parties": docs}, source="--party")
+
+
+def _owner(name: str, share: str, i: int) -> list[dict[str, Any]]:
+    """The --owner of a party with its --owner-share (as in a file: 60, 60%, blank or ? if unknown)."""
+    from screener.ownership.graph import OwnershipError
+    from screener.ownership.inputs import parse_share
+
+    if not name.strip():
+        if share.strip():
+            fail(f"--owner-share {share!r} is paired with an empty --owner (number {i + 1})")
+        return []  # an empty --owner "" keeps the pairing for the parties after it
+    try:
+        return [{"name": name, "share_percent": parse_share(share, f"--owner-share {share!r} of --owner {name!r}")}]
+    except OwnershipError as exc:
+        fail(str(exc))
 
 
 def _decisions(db: str | None) -> ApplyDecisions:
@@ -125,6 +146,16 @@ def check_command(
         typer.Option("--role", "-r", help="Role of the --party in the same position: "
                      + ", ".join(r.value for r in PartyRole) + " (default other)."),
     ] = None,
+    owner: Annotated[
+        Optional[list[str]],
+        typer.Option("--owner", help="An owner of the --party in the same position, screened for the 50% "
+                     "Affiliates Rule ('' for a party without one; several owners or chains: use a FILE)."),
+    ] = None,
+    owner_share: Annotated[
+        Optional[list[str]],
+        typer.Option("--owner-share", help="Share in percent held by the --owner in the same position "
+                     "(60 or 60%; left out, blank or ? if not known, which holds the shipment when the owner is listed)."),
+    ] = None,
     shipment_id: Annotated[str, typer.Option("--id", help="Shipment id, with --party.")] = "cli",
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
     threshold: Annotated[
@@ -136,17 +167,19 @@ def check_command(
     db: Annotated[Optional[str], typer.Option(help="Audit store URL for analysts' decisions.")] = None,
 ) -> None:
     """Check a shipment's parties: exit 0 RELEASE, 1 HOLD, 2 error. HOLD when any party is a potential
-    match not cleared by an analyst, or cannot be screened."""
+    match not cleared by an analyst, or cannot be screened, or has a listed owner (--owner) under the 50%
+    Affiliates Rule: covered, share unknown or a listed minority."""
     parties = party or []
     try:
         if file is not None and parties:
             fail("give a shipment FILE or --party, not both")
         if file is not None:
-            if country or address or role:
-                fail("--country, --address and --role go with --party, not with a FILE")
+            if country or address or role or owner or owner_share:
+                fail("--country, --address, --role, --owner and --owner-share go with --party, not with a FILE")
             shipment = _read_document(file)
         elif parties:
-            shipment = _from_options(parties, country or [], address or [], role or [], shipment_id)
+            shipment = _from_options(parties, country or [], address or [], role or [], owner or [],
+                                     owner_share or [], shipment_id)
         else:
             fail("nothing to check: give a shipment FILE ('-' for standard input) or --party NAME")
     except ShipmentError as exc:
@@ -196,8 +229,11 @@ def serve_command(
         options["forwarded_allow_ips"] = forwarded_allow_ips
     try:
         if workers > 1:
-            # An import string, so that each worker process builds its own app (and matcher) once.
-            uvicorn.run("screener.service.app:create_app", factory=True, workers=workers, **options)
+            from screener.service.workers import serve
+
+            # each worker process builds its own app (and matcher) once, and listens on its own socket
+            if serve(options, workers):
+                raise typer.Exit(2)
         else:
             from screener.service.app import create_app
 

@@ -90,14 +90,9 @@ def run(db: DbOpt = None) -> None:
     """Re-screen the base against every monitored list whose current version it has not seen yet."""
     monitor = _open(db)
     try:
-        known = monitor.lists()
-        if not known:
+        if not monitor.lists():
             fail("nothing is monitored: add customers with 'screener monitor add FILE'")
-        screenings = []
-        for key, (_, limit) in known.items():
-            screenings += monitor.rescreen(load_screener([key], limit))
-        for screening in screenings:
-            monitor.notify(screening)
+        screenings = monitor.run(load=lambda key, limit: load_screener([key], limit))
         if not screenings:
             typer.echo("monitor: every monitored list is at the version last screened")
         code = _report(screenings)

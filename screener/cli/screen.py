@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -84,36 +85,37 @@ def screen_command(
         plain = screen_fn
         screen_fn = lambda rows: decide(plain(rows), screener)  # noqa: E731
     recorder = store.recorder(user=user, source="cli") if (store is not None and record) else None
-    try:
-        summary = screen_files(
-            screener,
-            inputs,
-            output,
-            sheet=sheet,
-            name_column=name_column,
-            country_column=country_column,
-            address_column=address_column,
-            quiet=quiet or output == "-",
-            screen=screen_fn,
-            user=user,
-            observe=recorder.observe if recorder else None,
-            allow_unscreened=allow_unscreened,
-            ownership=assessment,
-        )
-    except BrokenPipeError:
+    with _heartbeat(store, recorder):  # kill -9 cannot unwind: the heartbeat tells (service.runs)
+        try:
+            summary = screen_files(
+                screener,
+                inputs,
+                output,
+                sheet=sheet,
+                name_column=name_column,
+                country_column=country_column,
+                address_column=address_column,
+                quiet=quiet or output == "-",
+                screen=screen_fn,
+                user=user,
+                observe=recorder.observe if recorder else None,
+                allow_unscreened=allow_unscreened,
+                ownership=assessment,
+            )
+        except BrokenPipeError:
+            if recorder:
+                recorder.abort("the reader of standard output closed the pipe")
+            raise
+        except KeyboardInterrupt as exc:
+            if recorder:
+                recorder.abort(f"interrupted ({exc or 'SIGINT'})")
+            raise
+        except (InputError, AccountingError, ValueError, OSError) as exc:
+            if recorder:
+                recorder.abort(str(exc))
+            fail(str(exc))
         if recorder:
-            recorder.abort("the reader of standard output closed the pipe")
-        raise
-    except KeyboardInterrupt as exc:
-        if recorder:
-            recorder.abort(f"interrupted ({exc or 'SIGINT'})")
-        raise
-    except (InputError, AccountingError, ValueError, OSError) as exc:
-        if recorder:
-            recorder.abort(str(exc))
-        fail(str(exc))
-    if recorder:
-        recorder.finish(summary)
+            recorder.finish(summary)
     for warning in summary.warnings:  # always: a doubtful column choice must be seen
         sys.stderr.write(f"screener: warning: {warning}\n")
     counts = summary.counts
@@ -144,18 +146,32 @@ def _ownership(screener, path: Path | None):  # type: ignore[no-untyped-def]
 
 
 def _open_store(db: str | None, record: bool):  # type: ignore[no-untyped-def]
-    """The audit store when asked for or already in use, so analysts' decisions apply to CLI runs too.
+    """The audit store when asked for or already in use, so analysts' decisions apply to CLI runs too;
+    runs left "running" by a killed process are marked failed as it opens.
 
     A plain `screen` never creates a store: without --record/--db/SCREENER_DB it reads decisions only
     from a store that already exists.
     """
     from screener.review.store import Store, default_url
+    from screener.service.runs import fail_dead_runs
 
     url = db or default_url()
     if not (record or db or os.environ.get("SCREENER_DB")):
         if not url.startswith("sqlite:///") or not Path(url.removeprefix("sqlite:///")).exists():
             return None
-    return Store.open(url)
+    store = Store.open(url)
+    fail_dead_runs(store.engine)
+    return store
+
+
+def _heartbeat(store, recorder):  # type: ignore[no-untyped-def]
+    """While a recorded run lasts: its process named, with a heartbeat, so a kill -9 is seen."""
+    if recorder is None:
+        return contextlib.nullcontext()
+    from screener.service.runs import RunHeartbeat
+    from screener.service.shared import Shared
+
+    return RunHeartbeat(Shared(store.engine), recorder.run_id)
 
 
 def explain_command(

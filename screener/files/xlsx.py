@@ -6,7 +6,9 @@ is expanded. Sheets are then streamed with openpyxl's read-only parser, taught t
 type of the OOXML standard: shared strings (an index outside the table is an error naming the
 cell, never another string), inline strings (with ``<is>`` or, as some writers emit, a bare
 ``<v>``), numbers, booleans, errors, ISO dates, formula strings, and formulas without a cached
-value (which are not values at all).
+value (which are not values at all). A number in a cell formatted as a percentage (``0%``,
+``0.00%``) is read as the percent Excel shows, as text: 0.6 becomes "60%" (all its digits, not
+the format's rounding), so that a share typed as 60% is never taken for 0.6.
 """
 
 from __future__ import annotations
@@ -173,6 +175,8 @@ def _sheet_parser_class() -> type:
     from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
 
     class CellParser(WorkSheetParser):  # type: ignore[misc]
+        percent_styles: frozenset[int] = frozenset()  # set per workbook by Book.records
+
         def parse_cell(self, element: Any) -> dict[str, Any]:
             kind = element.get("t", "n")
             if kind == "s":
@@ -183,6 +187,9 @@ def _sheet_parser_class() -> type:
                 value = element.findtext(VALUE_TAG)
                 raise BadCell(element, f'a cell of type "{kind}" holds {value!r}, which is not '
                               f"such a value ({describe(exc)})") from exc
+            if kind == "n" and cell["style_id"] in self.percent_styles and cell["data_type"] == "n" \
+                    and cell["value"].__class__ in (int, float):
+                cell["value"] = percent_text(cell["value"])
             if cell["value"] is None:
                 if kind == "inlineStr" and element.findtext(VALUE_TAG):
                     cell["value"], cell["data_type"] = element.findtext(VALUE_TAG), "s"
@@ -212,6 +219,33 @@ def _sheet_parser_class() -> type:
     return CellParser
 
 
+_FORMAT_LITERALS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]|_.|\*.')  # quoted text, escapes, [colour], padding
+
+
+def percent_styles(workbook: Any) -> frozenset[int]:
+    """The workbook's cell-style ids whose number format shows a percentage (its positive section).
+
+    openpyxl has already renumbered custom formats: an id under 164 is built in, above it indexes
+    the workbook's own formats.
+    """
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
+
+    custom = list(getattr(workbook, "_number_formats", ()))
+    found = set()
+    for index, style in enumerate(getattr(workbook, "_cell_styles", ())):
+        fid = style.numFmtId
+        code = BUILTIN_FORMATS.get(fid) if fid < BUILTIN_FORMATS_MAX_SIZE else (
+            custom[fid - BUILTIN_FORMATS_MAX_SIZE] if fid - BUILTIN_FORMATS_MAX_SIZE < len(custom) else None)
+        if code and "%" in _FORMAT_LITERALS.sub("", code.split(";")[0]):
+            found.add(index)
+    return frozenset(found)
+
+
+def percent_text(value: float) -> str:
+    """A fraction as the percent it shows: 0.6 -> "60%", 0.605 -> "60.5%" (float noise rounded off)."""
+    return f"{round(value * 100, 9):.15g}%"
+
+
 _CONTROL_ESCAPE = re.compile(r"_x(00[01][0-9A-Fa-f]|005[Ff])_")
 
 
@@ -234,6 +268,7 @@ class Book:
         self.workbook = workbook
         self.file_name = file_name
         self.parser_class = _sheet_parser_class()
+        self.percent_styles = percent_styles(workbook)
 
     @classmethod
     def open(cls, path: Path, file_name: str) -> Book:
@@ -277,6 +312,7 @@ class Book:
                 parser = self.parser_class(
                     source, worksheet._shared_strings, data_only=True, epoch=book.epoch,
                     date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+                parser.percent_styles = self.percent_styles
                 for index, cells in parser.parse():
                     if index <= last:  # Excel requires ascending rows; a repeat would hide one
                         raise InputError(

@@ -39,7 +39,9 @@ def join_single_letters(words: list[str], rules: list[str]) -> list[str]:
     out: list[str] = []
     run: list[str] = []
     for word in [*words, ""]:
-        if len(word) == 1 and word.isalpha():
+        # a run is of one kind: letters left in their own script (no transliteration) are not joined to
+        # Latin ones, since the joined word would be transliterated, and changed, when read again
+        if len(word) == 1 and word.isalpha() and (not run or run[0].isascii() == word.isascii()):
             run.append(word)
             continue
         if len(run) >= 3:
@@ -48,8 +50,8 @@ def join_single_letters(words: list[str], rules: list[str]) -> list[str]:
             out.append(joined)
         else:
             out.extend(run)
-        run = []
-        if word:
+        run = [word] if len(word) == 1 and word.isalpha() else []
+        if word and not run:
             out.append(word)
     return out
 

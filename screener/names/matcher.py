@@ -12,9 +12,12 @@ Scoring, for one input name against one alias (both normalised, see `normalize`)
   half); words the input has beyond the alias lower the score a little (a subsidiary carrying the
   party's distinctive name stays a hit), or fully for weak aliases and where they replace a
   distinctive word of the alias; numbers and patronymics must agree, and another kind of organisation
-  costs 15%;
+  costs 15%; names swapped about "bin" ("Salman bin Hamad" / "Hamad bin Salman") are two people;
+* a join across a word of one or two letters ("Ya Mahdi" ~ "Yamahdi") counts for 85%, and a name made
+  of the initials of the other's words ("PLA") pairs with all of them at 80%;
 * score = top x coverage x (1 - penalty); top is 100 for the alias as written, 99 for a name equal only
-  after normalisation and 98 for one with extra words, so that scores can be ordered.
+  after normalisation and 98 for one with extra words, so that scores can be ordered; names whose words
+  do not pair at all rank by the likeness of their letters, below the report floor (never a hit).
 
 Candidate generation looks up input tokens (and joins of adjacent tokens) in an inverted index, exactly,
 by romanisation key and within the same typo budget, and bounds each alias's best possible score before
@@ -24,15 +27,19 @@ exhaustive comparison of every alias would find above the reporting floor.
 
 from __future__ import annotations
 
+import gc
 import math
 import re
+import sys
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from screener.models import (
@@ -46,9 +53,14 @@ from screener.models import (
 )
 from screener.names.normalize import NormalizedName, is_generic, is_place, normalize
 from screener.names.numbers import numbers_of
-from screener.names.persons import is_minor_part, is_patronymic
-from screener.names.phonetics import spelling_key, vowel_key
-from screener.names.similarity import residue_pairs, token_similarity, typo_budget
+from screener.names.persons import has_lineage, is_lineage, is_minor_part, is_patronymic
+from screener.names.phonetics import sound_key, spelling_key, vowel_key
+from screener.names.similarity import (
+    abjad_similarity,
+    residue_pairs,
+    token_similarity,
+    typo_budget,
+)
 from screener.names.vessels import split_names
 
 GENERIC_PRIOR = 0.12  # a generic word weighs about an eighth of a distinctive one before list statistics
@@ -61,7 +73,14 @@ WITH_EXTRAS_MAX = 98.0  # a name carrying the alias and more (a subsidiary): bel
 RESIDUE_GATE = 0.5  # words left over are compared loosely only once this share of the alias is found
 MIDDLE_DISCOUNT = 0.5  # a missing middle name of a person weighs half: "Sirajuddin Haqqani"
 REPORT_FLOOR = 50.0  # candidates below this are not reported at all
+LIKENESS_CAP = 45.0  # most a pair of names scores on the likeness of their letters alone (below the floor)
 MAX_JOIN = 3  # adjacent tokens joined when looking for spacing variants
+SHORT_JOIN = 0.85  # a join across a word of one or two letters counts for this share (see _candidate_pairs)
+ACRONYM_SIMILARITY = 0.8  # one name is the initials of the other's words: "PLA" / "People's Liberation Army"
+MIN_ACRONYM, MAX_ACRONYM = 3, 8  # words an acronym stands for: fewer is too ambiguous ("AB")
+LOOKUP_CACHE, LOOKUP_CACHE_CHARS = 65536, 48  # input units kept per index: short ones only (see `caches`)
+SCAN_ALL = 48  # a window of fewer keys is compared in full: the letter filter would cost more than it saves
+_PLAIN_SCANS = 64  # look-ups filtered in Python before numpy is imported (see `_KeyGroup`)
 
 _NON_WORD = re.compile(r"[\W_]+")
 @dataclass(frozen=True, slots=True)
@@ -158,22 +177,73 @@ class Scored:
         return self._explanation
 
 
+_ABJAD = re.compile("[\u0590-\u05ff\u0600-\u077f\u0780-\u07bf\u08a0-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+
+
+@lru_cache(maxsize=65536)
+def _script_side(original: str) -> int:
+    """1 for a name written in an abjad (Arabic, Persian, Hebrew), 2 for one in Latin letters, else 0."""
+    if _ABJAD.search(original):
+        return 1
+    return 2 if any(c.isascii() and c.isalpha() for c in original) else 0
+
+
+def _across_abjad(query: Query, alias: IndexedAlias) -> bool:
+    """One name is written in an abjad and the other in Latin letters (see `abjad_similarity`)."""
+    return {_script_side(query.norm.original), _script_side(alias.norm.original)} == {1, 2}
+
+
 def _candidate_pairs(query: Query, alias: IndexedAlias) -> list[tuple[float, float, str, _Unit, _Unit]]:
     out = []
+    a_tokens, q_tokens = alias.norm.tokens, query.norm.tokens
+    abjad = not (query.norm.original.isascii() and alias.norm.original.isascii()) and _across_abjad(query, alias)
     for au, a_weight in zip(alias.units, alias.unit_weights):
         if query.pairs is not None:
             found = query.pairs.get(au.text, ())
+            if abjad:
+                known = {qu for qu, _, _ in found}
+                found = [*found, *((qu, *abjad_similarity(au.text, qu.text)) for qu in query.units if qu not in known)]
         else:
             found = []
             for qu in query.units:
                 sim, rule = token_similarity(au.text, qu.text, not (au.size or qu.size))
+                if sim == 0 and abjad:
+                    sim, rule = abjad_similarity(au.text, qu.text)
                 if sim > 0:
                     found.append((qu, sim, rule))
+        a_joined = au.end != au.start
         for qu, sim, rule in found:
-            if au.size and qu.size:
+            q_joined = qu.end != qu.start
+            if a_joined and q_joined or sim == 0:
                 continue  # joins on both sides add nothing
+            if a_joined or q_joined:
+                joined = a_tokens[au.start : au.end + 1] if a_joined else q_tokens[qu.start : qu.end + 1]
+                if min(map(len, joined)) <= 2:
+                    # a word of one or two letters ("Ya Mahdi", "Al Qaida") is more often a word of its
+                    # own (an article, a particle, an initial) than a piece of the next one
+                    sim, rule = sim * SHORT_JOIN, f"{rule}, a short word joined"
             out.append((a_weight * sim, sim, rule, au, qu))
+    # one name the initials of the other's words; single units come first, in token order (`_units`)
+    if MIN_ACRONYM <= len(a_tokens) <= MAX_ACRONYM:
+        initials = _initials(a_tokens)
+        if initials in q_tokens:
+            whole = _Unit(initials, 0, len(a_tokens) - 1)
+            qu = query.units[q_tokens.index(initials)]
+            out.append((alias.total * ACRONYM_SIMILARITY, ACRONYM_SIMILARITY, "acronym of the alias", whole, qu))
+    elif MIN_ACRONYM <= len(q_tokens) <= MAX_ACRONYM:
+        initials = _initials(q_tokens)
+        if initials in a_tokens:
+            i = a_tokens.index(initials)
+            whole = _Unit(initials, 0, len(q_tokens) - 1)
+            out.append((alias.weights[i] * ACRONYM_SIMILARITY, ACRONYM_SIMILARITY, "acronym of the input",
+                        alias.units[i], whole))
     return out
+
+
+@lru_cache(maxsize=65536)
+def _initials(tokens: tuple[str, ...]) -> str:
+    """The initials of a name's words ("people liberation army": "pla"), "" unless every word has letters."""
+    return "".join(t[0] for t in tokens) if all(t[0].isalpha() and t.isascii() for t in tokens) else ""
 
 
 def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scored:
@@ -223,6 +293,7 @@ def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scor
     for conflict in (
         _number_conflict(q_tokens, alias.norm.tokens),
         _patronymic_conflict(alias.norm.tokens, a_used, q_tokens, extras),
+        _lineage_conflict(alias.norm.tokens, q_tokens, chosen),
     ):
         if conflict:
             conflicts.append(conflict)
@@ -237,6 +308,14 @@ def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scor
     score = round(max(0.0, min(100.0, top * coverage * (1.0 - penalty))), 1)
     if extras and replaced:
         conflicts.append("a distinctive word of the alias is replaced by another: every extra word counts fully")
+    if score < LIKENESS_CAP and query.pairs is None:
+        # words too far apart to pair ("Sukamto" / "Sukarno", "SiemensAG") still rank above unrelated
+        # names, by the likeness of the whole names; capped below the report floor, so never a hit, and
+        # so left out of screening through the index, which drops such scores unread
+        likeness = round(LIKENESS_CAP * fuzz.ratio(query.norm.text, alias.norm.text) / 100.0, 1)
+        if likeness > score:
+            score = likeness
+            conflicts.append(f"words unpaired: scored by whole-name likeness, at most {LIKENESS_CAP:g}")
     return Scored(score, query, alias, chosen, extras, sorted(acronyms), "; ".join(conflicts) or None)
 
 
@@ -254,6 +333,23 @@ def _patronymic_conflict(
     q = [q_tokens[j] for j in extras if j < len(q_tokens) - 1 and is_patronymic(q_tokens[j])]
     if a and q:
         return f"patronymics differ: input {', '.join(q)}, alias {', '.join(a)}"
+    return None
+
+
+def _lineage_conflict(
+    a_tokens: Sequence[str], q_tokens: Sequence[str], chosen: Sequence[tuple[_Unit, _Unit, float, str]]
+) -> str | None:
+    """Two names swapped about "bin"/"ibn" ("Salman bin Hamad" / "Hamad bin Salman"): the son is named
+    as the father, so they are two people, however alike their words. Only the two words either side
+    of one particle count, so a family name moved to the front ("Al Bin Ali, Isa Bin Tarif") is no swap."""
+    if not (has_lineage(a_tokens[1:-1]) and has_lineage(q_tokens[1:-1])):
+        return None
+    at = {au.start: (qu.start, au.text) for au, qu, _, _ in chosen if not au.size and not qu.size}
+    for i in range(1, len(a_tokens) - 1):
+        if is_lineage(a_tokens[i]) and i - 1 in at and i + 1 in at:
+            (before, a_word), (after, b_word) = at[i - 1], at[i + 1]
+            if before == after + 2 and is_lineage(q_tokens[after + 1]):
+                return f"names swapped about a lineage particle: {a_word} {a_tokens[i]} {b_word}"
     return None
 
 
@@ -287,7 +383,9 @@ def _explain(scored: Scored) -> Explanation:
     alias, q_tokens = scored.alias, scored.query.norm.tokens
     evidence: dict[int, TokenEvidence] = {}
     for au, qu, sim, rule in scored.chosen:
-        if au.size:
+        if rule.startswith("acronym"):
+            pass
+        elif au.size:
             rule = f"joined in input: {rule}" if rule != "exact" else "spacing (alias split)"
         elif qu.size:
             rule = f"spacing (input split): {rule}" if rule != "exact" else "spacing (input split)"
@@ -338,6 +436,79 @@ def _acronyms(tokens: Sequence[str], extras: Sequence[int]) -> set[int]:
     return out
 
 
+def _letters(text: str) -> int:
+    """A 64-bit set of the characters of `text` (a to z, digits, anything else by its code)."""
+    mask = 0
+    for ch in text:
+        code = ord(ch)
+        mask |= 1 << (code - 97 if 97 <= code <= 122 else 26 + code - 48 if 48 <= code <= 57 else 36 + code % 28)
+    return mask
+
+
+class _KeyGroup:
+    """Index keys of one beginning, sorted by length, with their character sets (64-bit masks).
+
+    An edit adds at most one character to a word's set and removes at most one (a transposition
+    neither), so a key within `budget` edits of a text differs from it by at most `budget` set bits
+    each way (any mapping of characters to bits keeps that true). Testing this for a length window
+    in one vectorised step leaves only a few keys for the exact (OSA) comparison. The masks are kept
+    as a stdlib array, so that loading a cached index does not import numpy (a tenth of a second):
+    the first few look-ups test in Python, later ones (a file being screened) with numpy.
+    """
+
+    __slots__ = ("_vector", "keys", "lengths", "masks")
+
+    def __init__(self, keys: list[str], lengths: list[int], masks: array) -> None:
+        self.keys, self.lengths, self.masks = keys, lengths, masks
+        self._vector: tuple[Any, Any] | None = None
+
+    def __getstate__(self) -> tuple[list[str], list[int], array]:
+        return self.keys, self.lengths, self.masks
+
+    def __setstate__(self, state: tuple[list[str], list[int], array]) -> None:
+        self.__init__(*state)
+
+    @classmethod
+    def of(cls, keys: Iterable[str]) -> _KeyGroup:
+        ordered = sorted(keys, key=len)
+        return cls(ordered, [len(k) for k in ordered], array("Q", map(_letters, ordered)))
+
+    def near(self, text: str, letters: int, budget: int) -> list[str]:
+        """Keys of a length within `budget` of `text` (and at least 4, see typo_budget) whose character
+        sets allow `budget` edits from `letters`, the set of `text`."""
+        global _PLAIN_SCANS
+        lo = bisect_left(self.lengths, max(4, len(text) - budget))
+        hi = bisect_right(self.lengths, len(text) + budget)
+        if hi - lo < SCAN_ALL:
+            return self.keys[lo:hi]
+        if _PLAIN_SCANS > 0 and "numpy" not in sys.modules:
+            _PLAIN_SCANS -= 1
+            return [k for k, m in zip(self.keys[lo:hi], self.masks[lo:hi])
+                    if (m & ~letters).bit_count() <= budget and (letters & ~m).bit_count() <= budget]
+        import numpy as np
+
+        if self._vector is None:
+            self._vector = (np.array(self.keys, dtype=object), np.frombuffer(self.masks, dtype=np.uint64))
+        keys, masks = self._vector
+        mask = np.uint64(letters)
+        window = masks[lo:hi]
+        ok = (np.bitwise_count(window & ~mask) <= budget) & (np.bitwise_count(mask & ~window) <= budget)
+        return keys[lo:hi][ok].tolist()
+
+
+def _sounds(token: str) -> set[str]:
+    """The keys under which `token_similarity` finds spelling variants of a word."""
+    return {spelling_key(token), vowel_key(token), sound_key(token)} - {""}
+
+
+def _spans(alias: IndexedAlias) -> dict[str, tuple[int, float]]:
+    masks: dict[str, int] = defaultdict(int)
+    for unit in alias.units:
+        masks[unit.text] |= ((1 << (unit.size + 1)) - 1) << unit.start
+    return {text: (mask, sum(w for i, w in enumerate(alias.weights) if mask >> i & 1))
+            for text, mask in masks.items()}
+
+
 class AliasIndex:
     """Every alias of every party of one or more lists, indexed by token."""
 
@@ -372,41 +543,44 @@ class AliasIndex:
                 share = 100.0 * unit_weight / indexed.least_total if indexed.least_total else 0.0
                 postings[unit.text].append((a_idx, share))
         self._postings = {key: sorted(p, key=lambda x: -x[1]) for key, p in postings.items()}
+        # per alias: its index keys, the tokens each covers (a bit mask) and their weight (`candidates`)
+        self._spans: list[dict[str, tuple[int, float]]] = [_spans(a) for a in self.aliases]
         singles = {t for a in self.aliases for t in a.norm.tokens}
         self._singles = frozenset(singles)
-        # keys by length, all and single-token only: a joined input unit is only ever paired with a
-        # single alias token (joins on both sides are never scored), so it need not search joined keys
-        # and by first letter, since a typo keeps it (or swaps it with the second): see token_similarity
-        # (keys sorted by length, their lengths) per first letter, so that one scan covers a length window
+        # keys by first letter and by first two, all and single-token only: a joined input unit is only
+        # ever paired with a single alias token (joins on both sides are never scored), so it need not
+        # search joined keys; a typo keeps the first letter or swaps it with the second (token_similarity)
         by_first: dict[tuple[str, bool], list[str]] = defaultdict(list)
         for key in self._postings:
-            by_first[(key[0], False)].append(key)
-            if key in singles:
-                by_first[(key[0], True)].append(key)
-        self._by_first = {
-            group: (ordered, [len(k) for k in ordered])
-            for group, keys in by_first.items()
-            for ordered in [sorted(keys, key=len)]
-        }
-        # keys by their romanisation keys, so that spelling variants are found without a scan
+            for prefix in {key[:1], key[:2]}:
+                by_first[(prefix, False)].append(key)
+                if key in singles:
+                    by_first[(prefix, True)].append(key)
+        self._by_first = {group: _KeyGroup.of(keys) for group, keys in by_first.items()}
+        # keys by their romanisation and Metaphone keys, so that spelling variants (which may change the
+        # first letter) are found without a scan; the two kinds of key never collide (lower / upper case)
         by_sound: dict[str, list[str]] = defaultdict(list)
         for key in singles:
-            for sound in {spelling_key(key), vowel_key(key)} - {""}:
+            for sound in _sounds(key):
                 by_sound[sound].append(key)
         self._by_sound = dict(by_sound)
-        self._lookup = lru_cache(maxsize=262144)(self._lookup_uncached)
+        self._lookup = lru_cache(maxsize=LOOKUP_CACHE)(self._lookup_uncached)
+        # the index is about a million long-lived objects: left to the cyclic collector, every full
+        # collection walks them all (a third of the time per name against CSL + SDN); frozen, it skips them
+        gc.freeze()
 
     def _lookup_uncached(self, text: str, singles_only: bool) -> tuple[tuple[str, float, str], ...]:
         """Index keys that `text` can match, exactly, as a spelling variant or within their typo budget.
 
         A key pairs with `text` only within typo_budget(min(len(key), len(text))) edits, never more than
-        typo_budget(len(text)): that budget bounds both the search window and the cutoff, losslessly;
-        spelling variants share a key of `phonetics` with `text`, so they are looked up by that key.
+        typo_budget(len(text)): that budget bounds the search window, the letter filter (`_KeyGroup`)
+        and the cutoff, losslessly; spelling variants share a key of `phonetics` with `text`, so they are
+        looked up by that key, and every other pair is a typo keeping (or swapping) the first letter.
         """
         hits: dict[str, tuple[float, str]] = {}
         if text in (self._singles if singles_only else self._postings):
             hits[text] = (1.0, "exact")
-        sounds = () if singles_only else {spelling_key(text), vowel_key(text)} - {""}
+        sounds = () if singles_only else _sounds(text)
         for sound in sounds:  # a single input word against single alias words (see token_similarity)
             for key in self._by_sound.get(sound, ()):
                 if key not in hits:
@@ -414,18 +588,17 @@ class AliasIndex:
                     if sim > 0:
                         hits[key] = (sim, rule)
         budget = typo_budget(len(text))
-        for first in {text[:1], text[1:2]} if budget else ():
-            group = self._by_first.get((first, singles_only))
-            if not group:
+        # keys with the same first letter, or with the first two swapped
+        scans = () if not budget else (text[0], text[1::-1]) if text[0] != text[1] else (text[0],)
+        letters = _letters(text) if budget else 0
+        for prefix in scans:
+            group = self._by_first.get((prefix, singles_only))
+            if group is None:
                 continue
-            ordered, lengths = group
-            lo = bisect_left(lengths, max(4, len(text) - budget))
-            hi = bisect_right(lengths, len(text) + budget)
-            if lo >= hi:
+            near = group.near(text, letters, budget)
+            if not near:
                 continue
-            for key, _, _ in process.extract(
-                text, ordered[lo:hi], scorer=OSA.distance, score_cutoff=budget, limit=None
-            ):
+            for key, _, _ in process.extract(text, near, scorer=OSA.distance, score_cutoff=budget, limit=None):
                 if key not in hits:
                     sim, rule = token_similarity(key, text, not singles_only and key in self._singles)
                     if sim > 0:
@@ -437,7 +610,10 @@ class AliasIndex:
         units = _units(norm.tokens)
         pairs: Pairs = defaultdict(list)
         for unit in units:
-            for key, sim, rule in self._lookup(unit.text, unit.size > 0):
+            # a short unit's keys are kept (bounded: entries x a short key and its few hits); a long one,
+            # rare and unbounded in size, is looked up each time
+            lookup = self._lookup if len(unit.text) <= LOOKUP_CACHE_CHARS else self._lookup_uncached
+            for key, sim, rule in lookup(unit.text, unit.size > 0):
                 pairs[key].append((unit, sim, rule))
         return Query(norm, units, dict(pairs))
 
@@ -445,31 +621,52 @@ class AliasIndex:
         """Aliases whose best possible score reaches `floor`, via the bound described above.
 
         An alias's bound is the sum of the shares of its tokens the input can pair with, so an alias
-        reaching `floor` through k index keys has one key worth at least floor/k of it. Postings are
-        sorted by that share, so each key is read only down to floor/k (most of a generic word's long
-        posting list is never touched), and the exact bound is then computed for those seeds alone.
+        reaching `floor` through k index keys has one key worth at least floor/k of it (its share
+        times the best similarity the input pairs it with). Postings are sorted by share, so each key
+        is read only down to that point (most of a generic word's long posting list is never touched),
+        and the exact bound is then computed for those seeds alone:
+        each token weighs its weight times the best similarity of any input unit its keys pair with
+        (a pair's value in `score_alias` is never more), against the total once middle names are
+        discounted, which a score's coverage never falls below.
         """
         pairs = query.pairs or {}
         if not pairs:
             return []
         floor = min(floor, 100.0 * RESIDUE_GATE)  # left-over words can lift an alias half found (score_alias)
         least = (floor - 0.1) / len(pairs)  # scores are rounded to 0.1
+        best_sim = {key: max(found[1] for found in pairs_of) for key, pairs_of in pairs.items()}
         seeds: set[int] = set()
-        for key in pairs:
+        for key, sim in best_sim.items():
+            cut = least / sim  # a key is worth its share times the best similarity it pairs with
             for a_idx, share in self._postings[key]:
-                if share < least:
+                if share < cut:
                     break
                 seeds.add(a_idx)
         out = []
+        aliases, spans = self.aliases, self._spans
         for a_idx in seeds:
-            alias = self.aliases[a_idx]
-            mask = 0
-            for unit in alias.units:
-                if unit.text in pairs:
-                    mask |= ((1 << (unit.size + 1)) - 1) << unit.start
-            got = sum(w for i, w in enumerate(alias.weights) if mask >> i & 1)
-            if alias.least_total and 100.0 * got / alias.least_total >= floor - 0.1:
-                out.append(a_idx)
+            alias = aliases[a_idx]
+            if not alias.least_total:
+                continue
+            need = (floor - 0.1) * alias.least_total / 100.0
+            keys = spans[a_idx]
+            got, covered, overlap = 0.0, 0, False
+            for key, sim in best_sim.items():
+                span = keys.get(key)
+                if span is not None:
+                    overlap = overlap or bool(covered & span[0])
+                    covered |= span[0]
+                    got += sim * span[1]
+            if got < need:
+                continue  # the sum over keys is at least the bound, overlapping or not
+            if overlap:  # keys sharing tokens: each token counts once, at its best similarity
+                weights = alias.weights
+                got = sum(weights[i] * max(sim for key, sim in best_sim.items()
+                                           if key in keys and keys[key][0] >> i & 1)
+                          for i in range(len(weights)) if covered >> i & 1)
+                if got < need:
+                    continue
+            out.append(a_idx)
         return out
 
     def match(

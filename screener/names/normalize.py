@@ -19,22 +19,25 @@ Every step that changes something records a rule, which the explanation of a sco
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
-import sys
-import threading
+import tempfile
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import icu
-import yaml
-from cachetools import LRUCache, cached
-from pypinyin import lazy_pinyin
 from rigour.names import extract_org_types
 from rigour.text import ascii_text
 
+from screener.home import home_path, private_dir
+from screener.names.caches import bounded_cache
 from screener.names.evasion import join_letters, join_single_letters, unleet
 from screener.names.numbers import read_numbers
 from screener.names.vessels import strip_vessel_prefix
@@ -55,21 +58,58 @@ class NormalizedName:
         return " ".join(self.tokens)
 
 
+TERMS_CACHE = "terms-cache"  # under SCREENER_HOME: terms.yaml and its pinyin readings, compiled to JSON
+
+
 @lru_cache(maxsize=1)
-def _terms() -> dict[str, Any]:
+def vocabulary() -> _Vocabulary:
+    return _Vocabulary(*_compiled_terms())
+
+
+def _compiled_terms() -> tuple[dict[str, Any], dict[str, str]]:
+    """terms.yaml and the pinyin reading of each of its Chinese terms, kept as JSON under SCREENER_HOME.
+
+    Parsing the YAML and loading pypinyin's dictionaries took a third of a CLI start; the JSON copy is
+    named by the hash of terms.yaml and pypinyin's version, so an edit or an upgrade compiles a new one,
+    and pypinyin then loads only when a Han character is actually seen (`_segment_han`).
+    """
     text = resources.files("screener.names").joinpath("terms.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    digest = hashlib.sha256(f"{text}\0{version('pypinyin')}".encode()).hexdigest()[:24]
+    path = home_path() / TERMS_CACHE / f"{digest}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data["terms"], data["readings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    import yaml
+    from pypinyin import lazy_pinyin
+
+    terms = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    han = {*terms["chinese_places"], *(t for t in terms["chinese_terms"] if len(t) >= 2)}
+    readings = {term: "".join(lazy_pinyin(term)) for term in sorted(han)}
+    data = {"terms": terms, "readings": readings}
+    encoded = json.dumps(data, ensure_ascii=False)
+    if json.loads(encoded) == data:  # only what JSON keeps as it is (string keys, lists)
+        _write_private(path, encoded)
+    return terms, readings
 
 
-@lru_cache(maxsize=1)
-def vocabulary() -> "_Vocabulary":
-    return _Vocabulary(_terms())
+def _write_private(path: Path, text: str) -> None:
+    """Write atomically into a private folder; a read-only home only costs the next start the compile."""
+    try:
+        private_dir(path.parent)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 class _Vocabulary:
     """The normaliser's tables, compiled once."""
 
-    def __init__(self, terms: dict[str, Any]) -> None:
+    def __init__(self, terms: dict[str, Any], readings: dict[str, str]) -> None:
         self.legal_forms = frozenset(terms["legal_forms"])
         self.legal_phrases = frozenset(tuple(p.split()) for p in terms["legal_phrases"])
         self.script_legal_forms = tuple(terms["script_legal_forms"])
@@ -88,14 +128,14 @@ class _Vocabulary:
         for term, value in terms["chinese_terms"].items():
             chinese[term] = None if value == "LEGAL" else tuple(value)
         for place in terms["chinese_places"]:
-            chinese.setdefault(place, ("".join(lazy_pinyin(place)),))
+            chinese.setdefault(place, (readings[place],))
         self.chinese = chinese
         self.chinese_max = max(len(t) for t in chinese)
         # the same terms as they are written in pinyin; one-syllable terms (市, 区) are too ambiguous
         self.pinyin_terms: dict[str, tuple[str, ...]] = {}
         for term, value in terms["chinese_terms"].items():
             if len(term) >= 2:
-                key = "".join(lazy_pinyin(term))
+                key = readings[term]
                 self.pinyin_terms.setdefault(key, () if value == "LEGAL" else tuple(value))
         # every beginning of such a term: a word that begins none cannot start one (a fast test)
         self.pinyin_heads = frozenset(key[:n] for key in self.pinyin_terms for n in range(1, len(key) + 1))
@@ -195,7 +235,11 @@ def _unknown_han(chars: str) -> list[str]:
 
 
 def _segment_han(run: str, rules: list[str]) -> list[str]:
-    """Split a run of Chinese characters into English organisation terms and pinyin words."""
+    """Split a run of Chinese characters into English organisation terms and pinyin words.
+
+    pypinyin is imported here, not with the module: its dictionaries take 0.3 s to load."""
+    from pypinyin import lazy_pinyin
+
     vocab = vocabulary()
     out: list[str] = []
     rest: list[str] = []
@@ -363,16 +407,13 @@ def normalize(raw: object) -> NormalizedName:
     return _normalize(text[:MAX_NAME_CHARS])
 
 
-NORMALIZE_CACHE_BYTES = 64 * 1024 * 1024  # per process: bounded in bytes, since names run to 1,000 chars
+# per process: names of at most NORMALIZE_CACHE_CHARS characters are kept, NORMALIZE_CACHE_ENTRIES of them
+# (measured with tracemalloc: 0.6 KiB for a usual name, 1.7 KiB at 160 characters of Latin or Han script, so
+# about 55 MiB at most); longer names are normalised each time
+NORMALIZE_CACHE_ENTRIES, NORMALIZE_CACHE_CHARS = 32768, 160
 
 
-def _footprint(name: NormalizedName) -> int:
-    """About what a cached result holds: its strings (the key is its `original`) and the entry."""
-    return (2 * sys.getsizeof(name.original) + sum(map(sys.getsizeof, name.tokens))
-            + sum(map(sys.getsizeof, name.rules)) + 200)
-
-
-@cached(LRUCache(maxsize=NORMALIZE_CACHE_BYTES, getsizeof=_footprint), lock=threading.Lock())
+@bounded_cache(maxsize=NORMALIZE_CACHE_ENTRIES, max_chars=NORMALIZE_CACHE_CHARS)
 def _normalize(text: str) -> NormalizedName:
     rules: list[str] = []
     original = text
@@ -381,13 +422,13 @@ def _normalize(text: str) -> NormalizedName:
     if nfkc != text:
         rules.append("Unicode compatibility forms folded (NFKC)")
     text = _APOSTROPHES.sub("", _fold_confusables(nfkc, rules).casefold())
-    text = join_letters(strip_vessel_prefix(text, rules), rules).replace("&", " and ").replace("+", " ")
+    text = join_letters(text, rules).replace("&", " and ").replace("+", " ")
 
     vocab = vocabulary()
-    words = [unleet(w, rules) for w in _pinyin_terms(_words(text, rules), rules)]
+    words = [unleet(w, rules) for w in _pinyin_terms(strip_vessel_prefix(_words(text, rules), rules), rules)]
     words = join_single_letters([w for w in words if w and w not in vocab.stopwords], rules)
     kept, legal = _strip_legal(words, _legal_spans(words))
-    kept = read_numbers(kept, rules)
+    kept = read_numbers(strip_vessel_prefix(kept, rules), rules)  # again: a legal form led ("OAO SS Volga")
 
     tokens: list[str] = []
     for word in kept:

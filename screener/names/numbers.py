@@ -40,6 +40,8 @@ _TENS = {
     "seventy": 70,
     "eighty": 80,
     "ninety": 90,
+    "fourty": 40,  # misspelt, but often
+    "ninty": 90,
 }
 _ORDINAL_UNITS = (
     "zeroth",
@@ -64,11 +66,14 @@ _ORDINAL_UNITS = (
     "nineteenth",
 )
 _ORDINAL_TENS = {k[:-1] + "ieth": v for k, v in _TENS.items()}
+# the number words most often misspelt ("fourty" and "ninty" are tens above): a number read wrong is a name missed
+_MISSPELT = {"nineth": 9, "twelth": 12, "ninteen": 19, "ninteenth": 19}
 WORDS: dict[str, int] = {
     **{w: i for i, w in enumerate(_UNITS)},
     **{w: i for i, w in enumerate(_ORDINAL_UNITS)},
     **_TENS,
     **_ORDINAL_TENS,
+    **_MISSPELT,
 }
 _ORDINAL_DIGITS = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _ROMAN = re.compile(r"^(?=[ivx])(x{0,3})(ix|iv|v?i{0,3})$")

@@ -80,6 +80,19 @@ _TITLES = frozenset(
 )
 
 
+# "son of", "daughter of", "father of": the names either side of these play different parts
+_LINEAGE = frozenset({"bin", "ibn", "ben", "bint", "binti", "ould", "abu", "umm"})
+
+
+def is_lineage(token: str) -> bool:
+    """A particle naming a relative ("Salman bin Hamad": Salman, son of Hamad)."""
+    return token in _LINEAGE
+
+
+def has_lineage(tokens: tuple[str, ...]) -> bool:
+    return not _LINEAGE.isdisjoint(tokens)
+
+
 def is_patronymic(token: str) -> bool:
     return bool(_PATRONYMIC.match(token))
 

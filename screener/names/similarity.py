@@ -1,9 +1,12 @@
 """How alike two words are, and by which rule: the word-level half of the matcher.
 
-Beyond equality, in order: the same word in another romanisation (`phonetics`), a typo within a
-budget that grows with the word's length (keyboard neighbours and like sounds for short words), and,
-for words left over once a name is half found, an initial for its name or a similar word by
-Jaro-Winkler. Never between two different known words, places or pinyin words, in either direction.
+Beyond equality, in order: the same word in another romanisation (`phonetics`: spelling key, close
+vowels e/i and o/u, other vowels), a typo within a budget that grows with the word's length (keyboard
+neighbours and like sounds for short words), the same Metaphone code within two edits, and, for words
+left over once a name is half found, an initial for its name or a similar word by Jaro-Winkler. A
+word transliterated from an abjad (Arabic, Persian, Hebrew) meets a Latin one on its consonants.
+Never between two different known words, places, pinyin words or common English words (`words`), in
+either direction.
 """
 
 from __future__ import annotations
@@ -15,16 +18,28 @@ from functools import lru_cache
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 from screener.names.normalize import is_generic
-from screener.names.phonetics import pinyin_syllables, spelling_key, vowel_key
+from screener.names.phonetics import (
+    close_vowel_key,
+    consonant_key,
+    pinyin_syllables,
+    sound_key,
+    spelling_key,
+    vowel_key,
+)
+from screener.names.words import different_words
 
 SPELLING_SIMILARITY = 0.95  # one word in two romanisations: Tsvetkov / Cvetkov
 VOWEL_SIMILARITY = 0.74  # the consonants agree, the vowels are heard differently: Osama / Usama (a
 # word alone so written stays below the threshold: "Megvwa" is not flagged as Megvii on that alone)
+CLOSE_VOWEL_SIMILARITY = 0.85  # only e/i or o/u differ, the vowels romanisations swap: Ladin / Laden
+SOUND_SIMILARITY = 0.8  # the same Metaphone code, the spelling otherwise too far apart: Qaddafi / Gaddafi
+ABJAD_SIMILARITY = 0.8  # a Latin word and an abjad's transliteration agree on their consonants: Fernando / frnandw
 UNLIKELY_TYPO_SIMILARITY = 0.7  # one substitution between letters far apart on the keyboard: Putin / Pulin
 RESIDUE_CUTOFF = 0.8  # Jaro-Winkler similarity a left-over pair needs to count ("Scholz" / "Schulze")
 RESIDUE_SHARE = 0.6  # a left-over pair counts for this share of its similarity
 INITIAL_SIMILARITY = 0.6  # "V." for "Vladimir"
 MAX_FUZZY_EDITS = 3
+PINYIN_LETTERS = 3  # letters a syllable needs on average for a word to be read as pinyin (see _other_pinyin)
 
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _SOUND_ALIKE = ("ck", "kq", "cs", "sz", "iy", "fv", "gj", "dt", "bp", "mn")
@@ -61,13 +76,14 @@ def typo_budget(length: int) -> int:
 
 def _plausible_single_edit(a: str, b: str) -> bool:
     """One substitution in a short word is a typo only between neighbouring keys or like sounds; in a
-    four-letter word a letter is dropped or added only where it is doubled ("Meggvii")."""
+    four-letter word a letter is dropped or added only where it is doubled ("Meggvii"), or where it is
+    a final s (a plural, a possessive with its apostrophe lost: "Bank's" / "Bank")."""
     ops = Levenshtein.editops(a, b)
     if len(ops) != 1:
         return True  # via OSA, a transposition
     op = ops[0]
     if op.tag != "replace":
-        if min(len(a), len(b)) >= 5:
+        if min(len(a), len(b)) >= 5 or max(a, b, key=len) == min(a, b, key=len) + "s":
             return True
         longer, pos = (a, op.src_pos) if op.tag == "delete" else (b, op.dest_pos)
         return longer[pos] in longer[max(pos - 1, 0) : pos] + longer[pos + 1 : pos + 2]
@@ -99,22 +115,48 @@ def token_similarity(alias_token: str, input_token: str, words: bool = True) -> 
         return 0.0, "none"
     key = vowel_key(alias_token) if words else ""
     if key and key == vowel_key(input_token) and OSA.distance(alias_token, input_token, score_cutoff=2) <= 2:
+        if close_vowel_key(alias_token) == close_vowel_key(input_token):
+            return max((CLOSE_VOWEL_SIMILARITY, "close vowels (romanisation)"), _typo(alias_token, input_token))
         return max((VOWEL_SIMILARITY, "vowels differ (romanisation)"), _typo(alias_token, input_token))
     if _known_other(alias_token, input_token):
         return 0.0, "none"
-    return _typo(alias_token, input_token)
+    typo = _typo(alias_token, input_token)
+    key = sound_key(alias_token) if words and typo[0] < SOUND_SIMILARITY else ""
+    if key and key == sound_key(input_token) and OSA.distance(alias_token, input_token, score_cutoff=2) <= 2:
+        return SOUND_SIMILARITY, "sounds alike (Metaphone)"  # two edits at most: Metaphone drops every vowel
+    return typo
+
+
+@lru_cache(maxsize=65536)
+def abjad_similarity(alias_token: str, input_token: str) -> tuple[float, str]:
+    """A word transliterated from Arabic, Persian or Hebrew script against a word written in Latin: the
+    same name if their consonants agree (`phonetics.consonant_key`); only across those scripts, since
+    between two Latin words consonants alone say too little."""
+    key = consonant_key(alias_token)
+    if key and key == consonant_key(input_token):
+        return ABJAD_SIMILARITY, "consonants agree (across scripts)"
+    return 0.0, "none"
 
 
 def _other_pinyin(alias_token: str, input_token: str) -> bool:
     """Two pinyin words of as many syllables are two Chinese names ("Xinhua" / "Xinhui"); a typo that
-    breaks the syllables ("Jinangan" for "Jiangnan", "Sheihezi" for "Shihezi") is still a typo."""
+    breaks the syllables ("Jinangan" for "Jiangnan", "Sheihezi" for "Shihezi") is still a typo.
+
+    Pinyin syllables are long (an initial and a final: "xin", "hua", "jiang"), so a word that spells
+    pinyin only with short open syllables ("an-ge-la", "se-re-na", "ne-tan-ya-hu") is a name of
+    another language and keeps its typo budget: a word counts as pinyin at PINYIN_LETTERS a syllable.
+    """
     n = pinyin_syllables(alias_token)
-    return n >= 2 and pinyin_syllables(input_token) == n
+    return n >= 2 and len(alias_token) >= PINYIN_LETTERS * n and pinyin_syllables(input_token) == n \
+        and len(input_token) >= PINYIN_LETTERS * n
 
 
 def _known_other(alias_token: str, input_token: str) -> bool:
-    """A known word or place in the input is no typo of a name or of another word ("Xining" / "Xinjiang")."""
-    return is_generic(input_token) and (not is_generic(alias_token) or alias_token[:4] != input_token[:4])
+    """A known word or place in the input is no typo of a name or of another word ("Xining" / "Xinjiang"),
+    nor one common word a typo of another ("Traders" / "Trainers", see `words`), in either direction."""
+    if is_generic(input_token) and (not is_generic(alias_token) or alias_token[:4] != input_token[:4]):
+        return True
+    return different_words(alias_token, input_token)
 
 
 def _typo(alias_token: str, input_token: str) -> tuple[float, str]:
@@ -154,7 +196,7 @@ def residue_pairs(
                 if a[0] == q[0] and len(a) != len(q):
                     found.append((INITIAL_SIMILARITY, i, j, "initial"))
                 continue
-            if is_generic(a) or is_generic(q) or _other_pinyin(a, q):
+            if is_generic(a) or is_generic(q) or _other_pinyin(a, q) or different_words(a, q):
                 continue  # loose pairs are for names: a known word or place is never loosely another
             sim = JaroWinkler.similarity(a, q)
             if sim >= RESIDUE_CUTOFF:

@@ -20,7 +20,6 @@ _FORMER = re.compile(
 )
 
 
-_WORDS = re.compile(r"[^\W_]+")
 _HINTS = ("(", "/", "ex", "k.a", "ka ", "formerly")  # a name without any of these holds one name
 # "Al-Qa'ida/Islamic Army": a slash between words (not in "M/V" or "A/S") separates two names
 _SLASH = re.compile(r"(?<=[^\W\d_]{2})\s*/\s*(?=[^\W\d_]{2})")
@@ -48,10 +47,17 @@ def split_names(raw: str) -> list[str]:
     return [n.strip(" ,;") for n in names if n.strip(" ,;")] or [raw]
 
 
-def strip_vessel_prefix(text: str, rules: list[str]) -> str:
-    """A leading vessel-type prefix ("M/V", "MT", "SS") removed where two words or more remain."""
-    stripped = remove_obj_prefixes(text)
-    if stripped != text and len(_WORDS.findall(stripped)) >= 2:
-        rules.append(f"vessel prefix removed: {text[: len(text) - len(stripped)].strip()}")
-        return stripped
-    return text
+def strip_vessel_prefix(words: list[str], rules: list[str]) -> list[str]:
+    """A leading vessel-type prefix ("M/V", "MT", "SS") removed where two words or more remain.
+
+    On words rather than raw text, so that punctuation cannot hide a prefix the first time and reveal
+    it the next ("ß:0:0" is the words "ss 0 0" either way): normalising stays idempotent.
+    """
+    if len(words) < 3:
+        return words
+    text = " ".join(words)
+    prefix = len(text[: len(text) - len(remove_obj_prefixes(text))].split())  # the regex ends on a space
+    if not prefix or len(words) - prefix < 2:
+        return words
+    rules.append(f"vessel prefix removed: {' '.join(words[:prefix])}")
+    return words[prefix:]

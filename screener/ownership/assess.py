@@ -6,6 +6,8 @@ parties). A party with an ownership outcome that needs review (covered, unknown 
 minority, or covered while the rule is suspended) is never "clear": a name result that was clear
 becomes a potential match and the `ownership` field says why, so exit codes, HOLD and the report
 treat it like a name match. A name clearance by an analyst does not clear an ownership outcome.
+A holding stated twice with different shares (the ownership file and the row's owner columns) is
+counted once at the larger share, and the conflict makes the outcome a review, in its own words.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from screener.models import (
     Status,
 )
 from screener.ownership.graph import (
+    EPSILON,
     OwnershipGraph,
     aggregate,
     check_total,
@@ -81,7 +84,10 @@ class OwnershipAssessment:
     def of(self, name: str | None, extra: Sequence[OwnerEntry] = ()) -> Ownership | None:
         """The outcome for a party: its holders in the graph plus `extra` owners; None without owners.
 
-        An `extra` owner the graph already records for this party is not counted twice.
+        An `extra` owner the graph already records for this party (or named twice in `extra`) is
+        not counted twice. Where the two give different shares, the larger is used (the conservative
+        reading) and the conflict is said in the outcome, which then needs review; where only one
+        gives a share, that share is used.
         """
         res, graph = self.resolution, self.graph
         if not extra and not len(graph):
@@ -92,12 +98,16 @@ class OwnershipAssessment:
         inputs = [(h.share, bool(res.restricted[h.owner]), bool(res.possible[h.owner])) for h in held]
         shares = [(h.share, h.where) for h in held]
         chains = res.chains(node) if node is not None else []
-        seen = {name_key(graph.names[h.owner]) for h in held}
+        seen = {name_key(graph.names[h.owner]): i for i, h in enumerate(held)}  # owner -> its place in inputs
+        conflicts: list[str] = []
         for owner, share, where in extra:
             key = name_key(owner)
             if key in seen:
+                conflict = self._merge(seen[key], owner, entity, share, where, inputs, shares, chains)
+                if conflict:
+                    conflicts.append(conflict)
                 continue
-            seen.add(key)
+            seen[key] = len(inputs)
             owner_node = graph.find(key)
             if owner_node is not None:
                 status, up = res.status(owner_node), res.above(owner_node)
@@ -113,9 +123,31 @@ class OwnershipAssessment:
         if extra:
             check_total(entity, shares)
         listed_pct, possible_pct = aggregate(inputs)
-        return self._outcome(listed_pct, possible_pct, chains)
+        return self._outcome(listed_pct, possible_pct, chains, conflicts)
 
-    def _outcome(self, listed_pct: float, possible_pct: float, chains: list[list[OwnerLink]]) -> Ownership:
+    @staticmethod
+    def _merge(at: int, owner: str, entity: str, share: float | None, where: str,
+               inputs: list[tuple[float | None, bool, bool]], shares: list[tuple[float | None, str]],
+               chains: list[list[OwnerLink]]) -> str | None:
+        """Fold a second statement of one holding into the first (at `at`); the conflict, if any."""
+        known, first_where = shares[at]
+        if share is None or (known is not None and abs(share - known) <= EPSILON):
+            return None  # nothing new, or the same share
+        used = share if known is None else max(share, known)
+        inputs[at] = (used, *inputs[at][1:])
+        shares[at] = (used, first_where)
+        key = name_key(owner)
+        for i, chain in enumerate(chains):
+            if name_key(chain[0].owner) == key:
+                chains[i] = [chain[0].model_copy(update={"share_percent": used,
+                                                         "where": f"{chain[0].where}; {where}"}), *chain[1:]]
+        if known is None:
+            return None  # a share where the other said "unknown": more facts, not a contradiction
+        return (f'"{owner}" holds {known:g}% of "{entity}" ({first_where}) but {share:g}% ({where}): '
+                f"the larger, {used:g}%, is used")
+
+    def _outcome(self, listed_pct: float, possible_pct: float, chains: list[list[OwnerLink]],
+                 conflicts: Sequence[str] = ()) -> Ownership:
         outcome = outcome_of(listed_pct, possible_pct, bool(chains))
         head, alert = describe(outcome, self.state, self.rule, self.as_of, listed_pct, possible_pct)
         chains.sort(key=lambda c: (c[0].owner_status not in ("listed", "covered"), -(c[0].share_percent or 0)))
@@ -133,9 +165,18 @@ class OwnershipAssessment:
             parts.append("chains: " + " | ".join(c.text for c in explained))
         if licence:
             parts.append(f"licence: {licence}")
+        fractions = sorted({f"{link.share_percent:g}" for c in chains for link in c
+                            if link.share_percent is not None and 0 < link.share_percent < 1})
+        if fractions:
+            parts.append(f"note: a share of {' or '.join(fractions)} is read as that many percent, not as a "
+                         "fraction (60% is 60, or a cell formatted as a percentage)")
+        if conflicts:
+            alert = True  # two shares for one holding: which is true is for an analyst to find out
+            parts.append("review: conflicting shares: " + "; ".join(conflicts))
         return Ownership(outcome=outcome, rule_state=self.state, as_of=self.as_of, alert=alert,
                          listed_percent=listed_pct, possible_percent=possible_pct, text="; ".join(parts),
-                         chains=explained, listed_owners=list(owners.values()), licence_requirement=licence)
+                         chains=explained, listed_owners=list(owners.values()), licence_requirement=licence,
+                         conflicts=list(conflicts))
 
     def apply(self, result: RowResult, extra: Sequence[OwnerEntry] = ()) -> RowResult:
         """The result with its ownership outcome; a clear result that needs review becomes a potential match."""

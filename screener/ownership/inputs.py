@@ -5,7 +5,9 @@ The ownership file (csv/tsv or xlsx; in a workbook the sheet named "Ownership", 
 whose header has entity and owner columns) has one holding per row: ``entity, owner,
 share_percent``, several rows per entity, and owners that are themselves entities of the file
 (chains). Shares are percent (``60``, ``60%``, ``60.5``); a blank share, ``unknown`` or ``?`` is
-an unknown share. Entities and owners are joined by their normalised name (case, punctuation,
+an unknown share. A cell Excel formats as a percentage arrives as the text it shows ("60%" for
+0.6, see `screener.files.xlsx`); a plain 0.6 elsewhere is 0.6 percent, as typed: the outcome then
+says so, and a listed owner's 0.6% is still a listed minority holding, never a clear. Entities and owners are joined by their normalised name (case, punctuation,
 legal forms and scripts as matching sees them), so "Acme Holdings Ltd." in a customer file finds
 "ACME HOLDINGS LIMITED" here. Bad input is an `OwnershipError` naming file, sheet, row and column.
 

@@ -131,3 +131,16 @@ def _state_words(state: RuleState, rule: AffiliatesRule, on: date) -> str:
     if s is None:
         return "suspended"
     return f"suspended from {s.start}" + (f" until {s.end}" if s.end else "")
+
+
+def outcome_label(outcome: Outcome, state: RuleState) -> str:
+    """The outcome in a few plain words, for a badge beside a party (the page); `describe` says the rest."""
+    if outcome == "covered":
+        if state == "in_force":
+            return "Potential match by ownership (50% rule)"
+        return "Red flag: owned 50% or more by listed parties (rule " + state.replace("_", " ") + ")"
+    return {
+        "unknown_share": "Listed owner, share unknown: to be determined",
+        "minority": "Red flag: listed minority owner",
+        "no_listed_owner": "No listed owner",
+    }[outcome]

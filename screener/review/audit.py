@@ -202,7 +202,7 @@ EXPORT_TABLES: tuple[str, ...] = ("rows", "runs", "decisions", "approvals", "eve
 ROW_FIELDS = (
     "run_id", "run_started_at", "user", "source", "sheet", "row", "input_name", "country",
     "address", "customer_id", "status", "score", "entity_id", "matched_alias", "list_key",
-    "not_screened_reason", "review",
+    "not_screened_reason", "review", "ownership",
 )
 RUN_FIELDS = (
     "run_id", "status", "started_at", "finished_at", "user", "source", "threshold", "inputs",
@@ -299,8 +299,9 @@ def _lines(store: Store, table: str, run_id: str | None, period: Period) -> Iter
             yield _run_line(run)
             continue
         for r in store.run_rows(run.run_id):
-            line = r.model_dump(exclude={"matches"})
-            line.update(run_id=run.run_id, run_started_at=run.started_at, user=run.user, source=run.source)
+            line = r.model_dump(exclude={"matches", "ownership"})
+            line.update(run_id=run.run_id, run_started_at=run.started_at, user=run.user, source=run.source,
+                        ownership=r.ownership.text if r.ownership else None)
             line["status"] = r.status.value
             yield line
 

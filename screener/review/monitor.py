@@ -15,28 +15,37 @@ Clearances are respected: a new match an analyst already cleared for this custom
 (`Store.apply_decisions`, the same rule as every other shell) is recorded as "cleared" with the
 decision's text and not sent; everything else is sent to the webhooks (`screener.review.webhooks`).
 
-The tables live in the audit database beside the store's, created here (`monitor_*`).
+The tables live in the audit database beside the store's, created here (`monitor_*`). Screenings of
+the base take turns on a machine (a lock file under SCREENER_HOME): the page's "run now", the API, the
+CLI and the scheduled refresh may ask at once, and two screenings from the same recorded version
+would record the same alerts twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import fcntl
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from screener.models import InputRow, Match, RestrictedList, RowResult, Status
+from screener.home import home
+from screener.models import InputRow, Match, Party, RestrictedList, RowResult, Status
 from screener.review import webhooks
 from screener.review.decisions import customer_id_of
 from screener.review.rescreen import ChangeKind, diff_lists, hits_of, score_if_listed
 from screener.review.schema import UTCDateTime, now
 from screener.review.store import default_url
-from screener.screening import DEFAULT_THRESHOLD, Screener
+from screener.screening import Screener
 
 INITIAL = "initial_match"  # a match found when the customer was added
 BATCH = 500  # customer ids per statement
+DEFAULT = "default"  # the bundled list
+LOCK_FILE = "monitor.lock"
 
 metadata = sa.MetaData()
 
@@ -128,10 +137,46 @@ class Alert(BaseModel):
     explanation: str | None
     state: str
     review: str | None
+    list_version: str | None = None  # content hash of the version the screening found this against
+    previous_version: str | None = None  # the version screened before it (where a vanished party was listed)
 
     @property
     def is_new(self) -> bool:
         return self.kind == INITIAL or ChangeKind(self.kind).is_new
+
+
+class Upload(BaseModel):
+    """Customers added in one go: a file from the page or CLI, or one API call."""
+
+    source_file: str | None
+    added_at: datetime
+    added_by: str | None
+    customers: int
+
+
+class MonitoredList(BaseModel):
+    list_key: str
+    version: str  # content hash the base was last screened against
+    threshold: float
+    screened_at: datetime
+    current: str | None  # the content hash current now (None: no longer in the catalog)
+
+    @property
+    def behind(self) -> bool:
+        return self.current is not None and self.current != self.version
+
+
+class Delivery(BaseModel):
+    """One webhook delivery: every attempt at one payload to one URL."""
+
+    delivery_id: str
+    url: str
+    screening_id: int | None
+    alerts: int
+    attempts: int
+    delivered: bool
+    last_at: datetime
+    last_error: str | None  # of the last failed attempt: the HTTP status or the connection error
 
 
 class Screening(BaseModel):
@@ -172,6 +217,11 @@ class Monitor:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(customers)).scalar() or 0
 
+    def matching_count(self) -> int:
+        """Customers with a potential match now, on any monitored list (cleared or not)."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count(sa.distinct(hits.c.customer)))).scalar() or 0
+
     def add(
         self,
         rows: Iterable[InputRow],
@@ -180,7 +230,12 @@ class Monitor:
         source_file: str = "",
         user: str | None = None,
     ) -> list[Screening]:
-        """Keep these customers and screen them against each of the screener's lists now."""
+        """Keep these customers and screen them now against each of the screener's lists, at the
+        catalog's current version of each."""
+        with _exclusive():
+            return self._add(rows, screener, source_file, user)
+
+    def _add(self, rows: Iterable[InputRow], screener: Screener, source_file: str, user: str | None) -> list[Screening]:
         stamp = now()
         added: list[int] = []
         with self.engine.begin() as conn:
@@ -196,20 +251,69 @@ class Monitor:
         out = []
         known = self.lists()
         for key, lst in screener.lists:
+            # a caller's screener may be a moment behind the catalog (a service between two reloads):
+            # screened against the version current now, the base never goes back to an older one
+            use = screener
+            if current_version(key) not in (None, lst.content_hash):
+                use = current_screener(key, screener.threshold)
+                lst = use.lists[0][1]
             if key in known and known[key][0] != lst.content_hash:
                 # the base is behind on this list: bring it up to this version first, then add
-                out.append(self._screen(key, screener, "update", exclude=set(added)))
-            out.append(self._screen(key, screener, "add", only=set(added)))
+                out.append(self._screen(key, use, "update", exclude=set(added)))
+            out.append(self._screen(key, use, "add", only=set(added)))
         return out
 
     def rescreen(self, screener: Screener) -> list[Screening]:
         """Screen the base against each list of `screener` whose version differs from the one recorded."""
-        known = self.lists()
-        return [
-            self._screen(key, screener, "update")
-            for key, lst in screener.lists
-            if key in known and known[key][0] != lst.content_hash
-        ]
+        with _exclusive():
+            known = self.lists()  # read under the lock: a screening that just ran has moved it on
+            return [
+                self._screen(key, screener, "update")
+                for key, lst in screener.lists
+                if key in known and known[key][0] != lst.content_hash
+            ]
+
+    def run(
+        self, names: Collection[str] | None = None, *, load: Callable[[str, float], Screener] | None = None
+    ) -> list[Screening]:
+        """Re-screen the base against the current version of every monitored list (or of `names`) it
+        has not been screened against yet, and send the alerts; `load(key, threshold)` gives the screener."""
+        out = []
+        for key, (version, limit) in self.lists().items():
+            if (names is None or key in names) and current_version(key) != version:  # else nothing to build
+                for screening in self.rescreen((load or current_screener)(key, limit)):
+                    self.notify(screening)
+                    out.append(screening)
+        return out
+
+    def uploads(self, limit: int = 100) -> list[Upload]:
+        """The base by upload, newest first."""
+        count = sa.func.count().label("customers")
+        keys = (customers.c.source_file, customers.c.added_at, customers.c.added_by)
+        query = sa.select(*keys, count).group_by(*keys).order_by(customers.c.added_at.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [Upload.model_validate(dict(r._mapping)) for r in conn.execute(query)]
+
+    def list_states(self) -> list[MonitoredList]:
+        """Each monitored list: the version the base was last screened against, and the one current now."""
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(sa.select(monitored_lists).order_by(monitored_lists.c.list_key)))
+        return [MonitoredList(**r._mapping, current=current_version(r.list_key)) for r in rows]
+
+    def deliveries(self, limit: int = 50) -> list[Delivery]:
+        """The webhook delivery log by delivery, newest first."""
+        tries: dict[str, list[dict[str, Any]]] = {}
+        for attempt in reversed(webhooks.delivery_log(self.engine, limit * webhooks.ATTEMPTS)):  # oldest first
+            tries.setdefault(attempt["delivery_id"], []).append(attempt)
+        out = []
+        for delivery_id, made in tries.items():
+            last = made[-1]
+            failed = [a for a in made if not a["delivered"]]
+            error = (failed[-1]["error"] or f"HTTP {failed[-1]['status_code']}") if failed else None
+            out.append(Delivery(delivery_id=delivery_id, url=last["url"], screening_id=last["screening_id"],
+                                alerts=last["alerts"], attempts=max(a["attempt"] for a in made),
+                                delivered=any(a["delivered"] for a in made), last_at=last["at"], last_error=error))
+        return sorted(out, key=lambda d: d.last_at, reverse=True)[:limit]
 
     def _customers(self, only: set[int] | None, exclude: set[int]) -> list[tuple[int, InputRow, str | None]]:
         with self.engine.connect() as conn:
@@ -350,8 +454,10 @@ class Monitor:
                          alerts=self.alerts(screening=sid))
 
     def alerts(self, *, screening: int | None = None, limit: int | None = None) -> list[Alert]:
-        """Alerts, newest first (or one screening's, in order)."""
-        query = sa.select(alerts)
+        """Alerts, newest first (or one screening's, in order), with the list versions of their screening."""
+        query = sa.select(alerts, screenings.c.to_version.label("list_version"),
+                          screenings.c.from_version.label("previous_version")).join(
+            screenings, screenings.c.id == alerts.c.screening)
         if screening is not None:
             query = query.where(alerts.c.screening == screening).order_by(alerts.c.id)
         else:
@@ -391,15 +497,59 @@ def _party_name(lst: RestrictedList | None, pid: str) -> str | None:
 
 
 def _single(key: str, lst: RestrictedList, threshold: float) -> Screener:
-    """A Screener over one list: the kept index when `lst` is the catalog's current version of `key`."""
+    """A Screener over one list: the kept index when `lst` is the current version of `key`."""
+    if current_version(key) == lst.content_hash:
+        return current_screener(key, threshold)
+    return Screener([(key, lst)], threshold=threshold)
+
+
+def current_version(key: str) -> str | None:
+    """The content hash of a list's current version (the bundled list's for "default"); None if not held."""
     from screener.lists.catalog import find_version
+    from screener.lists.partylist import default_list
 
     try:
-        if find_version(key).content_hash == lst.content_hash:
-            return Screener.from_catalog([key], threshold=threshold)
-    except KeyError:
-        pass  # the bundled list, or a list the catalog does not hold
-    return Screener([(key, lst)], threshold=threshold)
+        return default_list().content_hash if key == DEFAULT else find_version(key).content_hash
+    except (KeyError, ValueError, OSError):
+        return None
+
+
+def current_screener(key: str, threshold: float) -> Screener:
+    """A Screener over the current version of one monitored list."""
+    if key == DEFAULT:
+        return Screener.default(threshold=threshold)
+    return Screener.from_catalog([key], threshold=threshold)
+
+
+def parties_of(found: Iterable[Alert]) -> dict[int, Party]:
+    """Alert id -> the listed party it is about, from the version its screening found it in (a party
+    since removed: from the version before), for the sources a reviewer checks. Versions the catalog
+    no longer holds give none."""
+    held: dict[tuple[str, str], dict[str, Party]] = {}
+    out: dict[int, Party] = {}
+    for alert in found:
+        for version in (alert.list_version, alert.previous_version):
+            if not version:
+                continue
+            if (alert.list_key, version) not in held:
+                lst = _stored_version(alert.list_key, version)
+                held[alert.list_key, version] = {p.id: p for p in lst.parties} if lst else {}
+            party = held[alert.list_key, version].get(alert.entity_id)
+            if party is not None:
+                out[alert.id] = party
+                break
+    return out
+
+
+@contextmanager
+def _exclusive() -> Iterator[None]:
+    """One screening of the base at a time on this machine (see the module docstring)."""
+    with open(home() / LOCK_FILE, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _stored_version(key: str, content_hash: str) -> RestrictedList | None:
@@ -422,22 +572,13 @@ def summary(screening: Screening) -> str:
     return text + (f"; webhooks {sent}" if sent else "")
 
 
-def after_update(name: str, *, db_url: str | None = None, threshold: float | None = None) -> list[str]:
+def after_update(name: str, *, db_url: str | None = None) -> list[str]:
     """Re-screen the base for list `name` when it is monitored; one summary line per screening."""
     url = sa.make_url(db_url or default_url())
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
         return []  # no audit database yet, so no monitored base: do not create one
     monitor = Monitor.open(db_url)
     try:
-        known = monitor.lists()
-        if name not in known:
-            return []
-        limit = threshold if threshold is not None else known[name][1] or DEFAULT_THRESHOLD
-        screener = Screener.from_catalog([name], threshold=limit)
-        out = []
-        for screening in monitor.rescreen(screener):
-            monitor.notify(screening)
-            out.append(summary(screening))
-        return out
+        return [summary(screening) for screening in monitor.run([name])]
     finally:
         monitor.close()

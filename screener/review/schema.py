@@ -110,6 +110,8 @@ run_rows = sa.Table(
     sa.Column("matches", sa.JSON(none_as_null=True)),  # every candidate with evidence, for potential matches only
     # version 3
     sa.Column("customer_id", sa.Text),
+    # version 4
+    sa.Column("ownership", sa.JSON(none_as_null=True)),  # the Affiliates Rule outcome, for rows with owners
 )
 sa.Index("ix_run_rows_status", run_rows.c.run, run_rows.c.status)
 
@@ -316,7 +318,14 @@ def _v3(conn: sa.Connection) -> None:
     sa.Index("ix_audit_log_at", log.c.at).create(conn)
 
 
-MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1, _v2, _v3)
+def _v4(conn: sa.Connection) -> None:
+    """Rows keep their ownership outcome (the 50 percent Affiliates Rule, with its chains), so the
+    results page and the audit export show why a row is a potential match by ownership. Rows
+    recorded before this version had no owners recorded: NULL."""
+    _add_columns(conn, "run_rows", (sa.Column("ownership", sa.JSON),))
+
+
+MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1, _v2, _v3, _v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

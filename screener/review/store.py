@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from argon2 import PasswordHasher
 from pydantic import BaseModel, Field
 
 from screener.home import file_mode, home, private_dir
-from screener.models import InputRow, Match, RowResult, RunSummary, Status
+from screener.models import InputRow, Match, Ownership, RowResult, RunSummary, Status
 from screener.review.audit import (
     ROW_DIGEST_COLUMNS,
     append_event,
@@ -80,6 +81,7 @@ class RunRow(BaseModel):
     review_decision: Literal["false_positive", "confirmed"] | None = None
     customer_id: str | None = None
     matches: list[Match] = Field(default_factory=list)
+    ownership: Ownership | None = None  # the Affiliates Rule outcome, when the row had owners
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -103,14 +105,19 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # The busy timeout comes first, so every later statement waits for a lock instead of failing.
+        # WAL is not set here: switching needs an exclusive lock, which a connection opened while
+        # another process closes (and checkpoints) the database cannot get; it is set once, below.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA foreign_keys=ON")
         if database and database != ":memory:":
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    if database and database != ":memory:":
+        _use_wal(engine)  # before the begin listener: the mode cannot change inside a transaction
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
@@ -119,6 +126,20 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _use_wal(engine: sa.Engine, patience: float = 60.0) -> None:
+    """Put the database in WAL mode, once: the mode is kept in the file, so this only switches a
+    new (or old rollback-mode) database. A racing process switching it first is waited for."""
+    deadline = time.monotonic() + patience
+    with engine.connect() as conn:
+        while conn.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal":
+            try:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            except sa.exc.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
 
 class Store(UserAccounts, DecisionLog):
@@ -275,6 +296,7 @@ class Recorder:
                 "review_decision": result.review_decision,
                 "matches": [m.model_dump(mode="json") for m in result.matches] if potential else None,
                 "customer_id": customer_id_of(result.fields),
+                "ownership": result.ownership.model_dump(mode="json") if result.ownership else None,
             }
         )
         line = self._buffer[-1]
@@ -357,17 +379,19 @@ class Recorder:
 _ROW_KEYS = (
     "seq", "sheet", "row", "input_name", "country", "address", "status", "score", "entity_id",
     "matched_alias", "list_key", "not_screened_reason", "review", "review_decision", "matches", "customer_id",
+    "ownership",
 )
 
 
 def _insert_rows(conn: sa.Connection, run_pk: int, rows: list[dict[str, Any]]) -> None:
     """One driver-level executemany: SQLAlchemy's per-row parameter processing would cost as much
-    as the screening itself on a million rows. Only `matches` needs converting (to JSON text)."""
+    as the screening itself on a million rows. Only the JSON columns need converting (to text)."""
     compiled = run_rows.insert().compile(dialect=conn.dialect, column_keys=["run", *_ROW_KEYS])
     for item in rows:
         item["run"] = run_pk
-        if item["matches"] is not None:
-            item["matches"] = json.dumps(item["matches"], ensure_ascii=False)
+        for key in ("matches", "ownership"):
+            if item[key] is not None:
+                item[key] = json.dumps(item[key], ensure_ascii=False)
     if compiled.positional:
         order = compiled.positiontup or []
         params: list[Any] = [tuple(item[k] for k in order) for item in rows]
@@ -400,6 +424,7 @@ def _run_row(r: sa.Row[Any]) -> RunRow:
     data = r._asdict()
     data.pop("run", None)
     data["matches"] = _json(data.get("matches")) or []
+    data["ownership"] = _json(data.get("ownership"))
     return RunRow.model_validate(data)
 
 

@@ -18,6 +18,7 @@ keeps this module out of the matcher's internals. SCREENER_INDEX_CACHE=off turns
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import os
@@ -248,6 +249,7 @@ def load(path: Path, threshold: float) -> Screener | None:
         infos = [ListInfo.model_validate(i) for i in payload["infos"]]
     except Exception:  # noqa: BLE001 - ours, but unreadable to this code (a change the key missed): rebuild
         return None
+    gc.freeze()  # long-lived, like a built index (see AliasIndex): full collections need not walk it
     return Screener(None, threshold=threshold, index=index, infos=infos, load_lists=_lists_loader(payload["lists"]))
 
 

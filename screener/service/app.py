@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import socket
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ from screener.service.errors import ErrorMiddleware, install_handlers
 from screener.service.headers import SecurityHeadersMiddleware
 from screener.service.jobs import Runner
 from screener.service.refresh import Refresher
+from screener.service.runs import fail_dead_runs
 from screener.service.settings import Settings
 from screener.service.state import ServiceState, build_screener, log
 
@@ -53,11 +55,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         screener.screen_name("warm up")  # first-call caches, so the first request is not the slow one
         screener.list_infos()  # hashes the lists once, here rather than in the first request
         state.screener = screener
+        # The index is ~300,000 long-lived objects: a full collection walks them all (~150 ms, a
+        # stall for every request in flight). Frozen, collections see only what requests allocate.
+        gc.collect()
+        gc.freeze()
         if not keyring.configured:
             log.warning(
                 "no API key configured: every /v1 call is refused; set SCREENER_API_KEYS or run "
                 "`screener keys add` (keys file: %s)", keys_file_path(settings)
             )
+        await asyncio.to_thread(_fail_dead_runs, state)
         state.runner.start()
         refresher = Refresher(state)  # the scheduled list refresh (screener.service.refresh)
         refresher.start()
@@ -90,6 +97,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     web.mount(app, settings)
     return app
+
+
+def _fail_dead_runs(state: ServiceState) -> None:
+    """At start: runs that `screen --record` processes killed with -9 left "running" are failed."""
+    store = state.decisions.store()
+    if store is None:
+        return
+    try:
+        for run_id in fail_dead_runs(store.engine):
+            log.warning("run %s: its process stopped without finishing; marked failed", run_id)
+    except Exception as exc:  # noqa: BLE001 - the next open of the store tries again
+        log.warning("cannot look for dead runs (%s)", type(exc).__name__)
 
 
 def _document_keys(app: FastAPI) -> None:

@@ -8,7 +8,10 @@ machine while it has a free slot: `SLOTS` per process, of which at most `BIG_SLO
 fewest running jobs goes first. A restart loses nothing queued.
 
 Workers run at a lower CPU priority (checks stay fast), die with their server process, report
-progress and a heartbeat, and stop at the next heartbeat when the job is cancelled. A job whose
+progress and a heartbeat, and stop at the next heartbeat when the job is cancelled. Before each job
+a worker checks that its lists are still the catalog's current versions (`refresh.behind`), and
+reloads them from the on-disk index cache when not: a job started after `lists update` or the
+scheduled refresh screens against the new version, and its run records that version. A job whose
 server process died (seen at the next start on this machine, or by its silent heartbeat from any
 process) is marked failed with the reason, and so is its audit run; its folder is removed. Folders
 of ended jobs, and any left by a crash, are removed too.
@@ -42,6 +45,8 @@ from screener.home import home, private_dir
 from screener.models import InputRow, RowResult
 from screener.pipeline import screen_sources
 from screener.runtime.lifetime import die_with_parent
+from screener.screening import Screener
+from screener.service.refresh import behind
 from screener.service.settings import Settings
 from screener.service.shared import HOST, JobRow, Shared
 from screener.service.state import Decisions, build_screener
@@ -120,9 +125,25 @@ def _shared() -> Shared:
     return _WORKER["shared"]  # type: ignore[no-any-return]
 
 
+def _screener() -> Screener:
+    """This worker's screener, rebuilt (from the on-disk index cache) when a list it screens against
+    has another current version in the catalog: a worker outlives `lists update` and the refresh."""
+    screener: Screener = _WORKER["screener"]
+    try:
+        stale = behind(screener, _WORKER["settings"].lists)
+    except Exception as exc:  # noqa: BLE001 - an unreadable catalog: keep screening what we hold, recorded as such
+        log.warning("cannot read the list catalog (%s); screening against the versions loaded", exc)
+        return screener
+    if stale:
+        screener = _WORKER["screener"] = build_screener(_WORKER["settings"])
+        log.info("worker %d now screens against %s", os.getpid(),
+                 ", ".join(f"{i.key} {i.version}" for i in screener.list_infos()))
+    return screener
+
+
 def _with_worker(fn: Any, *args: Any) -> Any:
-    """`fn(screener, decisions, *args)` with this worker's screener and decisions."""
-    return fn(_WORKER["screener"], _WORKER["decisions"], *args)
+    """`fn(screener, decisions, *args)` with this worker's (current) screener and decisions."""
+    return fn(_screener(), _WORKER["decisions"], *args)
 
 
 def work(job_id: str) -> None:
@@ -177,7 +198,7 @@ def _work(shared: Shared, job: JobRow) -> None:
 
 def _screen(shared: Shared, job: JobRow, source: InputSource) -> None:
     spec = job.spec
-    screener = _WORKER["screener"]
+    screener = _screener()  # the catalog's current versions when the job starts; the run records them
     decisions: Decisions = _WORKER["decisions"]
     limit = int(spec["max_rows"])
     store = decisions.store()

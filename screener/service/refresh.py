@@ -5,8 +5,10 @@ it screens against (`screener.lists.update`; SCREENER_REFRESH_SOURCES=csl,ofac-s
 them), re-screens the monitored base when a version changed and sends its alerts. With several
 server processes, one of them refreshes at a time (a lock file under SCREENER_HOME); every process
 checks each minute whether the catalog's current versions are still the ones it screens against and,
-if not, swaps in a Screener over the new versions (from the index cache, so in a moment). A failed
-download keeps the good version and is reported, with its reason, by `status()`.
+if not, swaps in a Screener over the new versions (from the index cache, so in a moment); the job
+queue's worker processes ask the same (`behind`) before every job, so a file screened after an
+update, made by this process, another one or `screener lists update`, screens against the new
+version. A failed download keeps the good version and is reported, with its reason, by `status()`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import fcntl
 import logging
 import os
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from screener.home import home
 from screener.lists.update import (
@@ -28,6 +31,9 @@ from screener.lists.update import (
     read_state,
     update_list,
 )
+
+if TYPE_CHECKING:
+    from screener.screening import Screener
 
 log = logging.getLogger("screener.service.refresh")
 
@@ -119,17 +125,23 @@ class Refresher:
 
     def reload(self) -> None:
         """Swap in a Screener over the catalog's current versions when they are not the ones served."""
-        from screener.lists.catalog import find_version
         from screener.service.state import build_screener
 
         screener = self.state.screener
-        if screener is None:
+        if screener is None or not behind(screener, self.served):
             return
-        served = {i.key: i.content_hash for i in screener.list_infos()}
-        for name in self.served:
-            if name != "default" and find_version(name).content_hash != served.get(name):
-                fresh = build_screener(self.state.settings)
-                fresh.screen_name("warm up")
-                self.state.screener = fresh
-                log.info("now screening against %s", ", ".join(f"{i.key} {i.version}" for i in fresh.list_infos()))
-                return
+        fresh = build_screener(self.state.settings)  # from the index cache when another process built it
+        fresh.screen_name("warm up")
+        self.state.screener = fresh
+        log.info("now screening against %s", ", ".join(f"{i.key} {i.version}" for i in fresh.list_infos()))
+
+
+def behind(screener: Screener, names: Sequence[str]) -> bool:
+    """Whether a catalog list among `names` has a current version other than the one `screener` holds.
+
+    Reads each list's small version index, nothing more: cheap enough to ask before every job."""
+    from screener.lists.catalog import find_version
+
+    held = {i.key: i.content_hash for i in screener.list_infos()}
+    return any(name != "default" and find_version(name).content_hash != held.get(name) for name in names)
+

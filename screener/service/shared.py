@@ -1,4 +1,5 @@
-"""What every server process shares, kept in the store: sessions, sign-in counters and jobs.
+"""What every server process shares, kept in the store: sessions, sign-in counters and jobs, and
+the process recording each CLI run with its heartbeat (`screener.service.runs`).
 
 With `serve --workers N` each request may land on any process, so nothing a later request needs may
 live in one process's memory. These tables sit in the audit store's database (SQLite by default,
@@ -26,7 +27,7 @@ from pydantic import BaseModel
 
 from screener.home import home
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: svc_runs
 SECRET_FILE = "secret_key"
 FAILED_WINDOW = 15 * 60  # sign-in attempts are counted over this window...
 LOCK_SECONDS = 15 * 60  # ... and a scope over its limit is locked this long
@@ -85,6 +86,16 @@ svc_jobs = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("heartbeat_at", sa.Float),
     sa.Column("ended_at", sa.Float),
+)
+
+svc_runs = sa.Table(  # the process recording a CLI run, and its heartbeat (screener.service.runs)
+    "svc_runs",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False, index=True),
 )
 
 ACTIVE = ("queued", "opening", "running")
@@ -354,6 +365,29 @@ class Shared:
         with self._write() as conn, conn.begin():
             conn.execute(svc_jobs.delete().where(svc_jobs.c.state.not_in(("columns", *ACTIVE)),
                                                  svc_jobs.c.ended_at < before))
+
+    # -- recorded runs' owners --------------------------------------------------------------------
+
+    def hold_run(self, run_id: str, pid: int) -> None:
+        """This machine's process `pid` is recording the run."""
+        at = time.time()
+        with self._write() as conn, conn.begin():
+            conn.execute(svc_runs.insert().values(run_id=run_id, host=HOST, pid=pid, started_at=at, heartbeat_at=at))
+
+    def beat_run(self, run_id: str) -> None:
+        with self._write() as conn, conn.begin():
+            conn.execute(svc_runs.update().where(svc_runs.c.run_id == run_id).values(heartbeat_at=time.time()))
+
+    def release_run(self, run_id: str) -> None:
+        with self._write() as conn, conn.begin():
+            conn.execute(svc_runs.delete().where(svc_runs.c.run_id == run_id))
+
+    def silent_runs(self, before: float) -> list[tuple[str, str, int, float]]:
+        """(run id, host, pid, heartbeat) of the runs whose last heartbeat is older than `before`."""
+        query = sa.select(svc_runs.c.run_id, svc_runs.c.host, svc_runs.c.pid, svc_runs.c.heartbeat_at).where(
+            svc_runs.c.heartbeat_at < before)
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(query)]  # type: ignore[misc]
 
 
 def _insert(conn: sa.Connection) -> Any:

@@ -16,6 +16,11 @@ Security model, kept small on purpose:
   match a strict pattern and exist in the store, never from anything else the user sends.
 - Templates autoescape, pages carry a CSP without inline script, and errors are fixed sentences or
   the reader's one-line message naming the uploaded file: never a traceback or a server path.
+
+The monitor page (`/monitor`) shows the monitored customer base (`screener.review.monitor`): its
+uploads, the list versions it was last screened against, its alerts with their parties' sources, and
+the webhook delivery log; analysts and supervisors add a customer file and start a re-screen there.
+Webhook addresses are shown by their origin only, as their paths often carry a token.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import (
@@ -47,13 +52,17 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from screener.files.readers import InputError
+from screener.files.readers import ColumnNotFound, InputError, open_input
 from screener.files.wording import kind_label, plain_explanation
 from screener.home import home, private_dir
 from screener.lists.coverage import coverage_lines
 from screener.models import Status
+from screener.ownership.rule import outcome_label
+from screener.review import webhooks
 from screener.review.clearance import verdict
 from screener.review.decisions import Evidence, RowReview, basis_of
+from screener.review.monitor import Monitor, parties_of
+from screener.review.monitor import summary as screening_summary
 from screener.review.roundtrip import import_decisions, write_reviewed_report
 from screener.review.store import Store, StoreError
 from screener.review.users import ROLES
@@ -98,6 +107,19 @@ MESSAGES = {  # the only texts a query string can select
 
 
 USER_MESSAGES = {"add": "User added.", "role": "Role changed.", "policy": "Policy saved."}
+MONITOR_ROLES = ("analyst", "supervisor")  # who changes the monitored base; every signed-in user sees it
+MONITOR_ALERTS = 500  # latest alerts shown on the monitor page
+MONITOR_MESSAGES = {
+    "ran": "Re-screened against the current list versions: the new and vanished matches are at the top of the alerts.",
+    "current": "Every monitored list is at the version last screened: nothing to re-screen.",
+}
+ALERT_KINDS = {
+    "initial_match": "Match when added",
+    "new_match_added_party": "New match: party added to the list",
+    "new_match": "New match",
+    "match_party_removed": "Vanished: party removed from the list",
+    "no_longer_matches": "Vanished: no longer matches",
+}
 
 
 class _SignInRequired(Exception):
@@ -121,6 +143,16 @@ class Session:
 
 
 @dataclass
+class MonitorAdded:
+    """What one customer file added to the monitored base, for the page's answer."""
+
+    file_name: str
+    customers: int
+    skipped: list[str]  # each row not monitored, with its reason
+    summaries: list[str]  # one line per screening
+
+
+@dataclass
 class Pending:
     """An upload whose name column must be chosen by the user before it can be screened."""
 
@@ -138,6 +170,7 @@ class Web:
         self.app = app
         self.settings = settings
         self._store: Store | None = None
+        self._monitor: Monitor | None = None
         self.signer = URLSafeTimedSerializer(secret_key(settings.secret_key), salt="screener-web")
         self.session_seconds = max(60, int(settings.session_hours * 3600))
         self.upload_dir = jobs_root()  # one private folder per job under it
@@ -153,6 +186,9 @@ class Web:
         self.env.filters["coverage"] = coverage_lines  # what the lists cover, beside every result
         self.env.filters["plain"] = plain_explanation
         self.env.filters["kind_label"] = kind_label
+        self.env.filters["alert_kind"] = lambda kind: ALERT_KINDS.get(kind, kind)
+        self.env.filters["url_origin"] = _url_origin
+        self.env.filters["ownership_label"] = lambda own: outcome_label(own.outcome, own.rule_state)
 
     @property
     def store(self) -> Store:
@@ -181,6 +217,13 @@ class Web:
         if found is None:
             found = getattr(getattr(self.app.state, "service", None), "screener", None)
         return found if found is not None else Screener.default(threshold=self.settings.threshold)
+
+    @property
+    def monitor(self) -> Monitor:
+        """The monitored base, in the page's store."""
+        if self._monitor is None:
+            self._monitor = Monitor(self.store)
+        return self._monitor
 
     # -- responses -------------------------------------------------------------------------------
 
@@ -322,6 +365,40 @@ class Web:
                            size=path.stat().st_size, job_id=job_id)
         else:  # a column choice: the same job, queued again with the columns
             shared.update_job(job_id, state="queued", spec=spec, owner=None)
+
+    # -- the monitored base ----------------------------------------------------------------------
+
+    def monitor_file(self, path: Path, shown: str, user: str) -> MonitorAdded:
+        """Read an uploaded customer file as `screen` does, add its customers to the base and send the alerts."""
+        limit = self.settings.max_upload_rows
+        rows = []
+        try:
+            with open_input(path, display_name=shown) as source:
+                for row in source.rows():
+                    if len(rows) == limit:
+                        raise InputError(f"{shown}: more than {limit:,} rows: split the file")
+                    rows.append(row)
+        except ColumnNotFound as exc:
+            raise InputError(f"{exc} Give the column of customer names a header such as \"Customer name\", "
+                             "or add the file with 'screener monitor add --name-column'.") from exc
+        skipped = [f"{r.sheet} row {r.row}: {r.not_screened_reason or 'empty name'}".strip()
+                   for r in rows if r.not_screened_reason or not r.name]
+        screenings = self.monitor.add(rows, self.screener, source_file=shown, user=user)
+        for screening in screenings:
+            self.monitor.notify(screening)
+        return MonitorAdded(file_name=shown, customers=len(rows) - len(skipped), skipped=skipped,
+                            summaries=[screening_summary(s) for s in screenings])
+
+    def monitor_page(self, request: Request, session: Session, status: int = 200, **context: Any) -> HTMLResponse:
+        monitor = self.monitor
+        alerts = monitor.alerts(limit=MONITOR_ALERTS)
+        return self.page(
+            request, "monitor.html", status, session, title="Monitored customers", count=monitor.customer_count(),
+            uploads=monitor.uploads(), lists=monitor.list_states(), alerts=alerts, parties=parties_of(alerts),
+            matching=monitor.matching_count(), deliveries=monitor.deliveries(),
+            hooks=len(webhooks.configured()[0]), can_change=self.role(session) in MONITOR_ROLES,
+            max_size=_size(self.settings.max_upload_bytes), **context,
+        )
 
     # -- results ---------------------------------------------------------------------------------
 
@@ -542,9 +619,13 @@ def mount(app: FastAPI, settings: Settings) -> None:
         matches, rows, reviews = await run_in_threadpool(gather)
         tally = {state: 0 for state in ("open", "pending_approval", "cleared", "confirmed", "escalated")}
         for r in matches:
-            tally[reviews[r.seq].status if r.seq in reviews else "open"] += 1
+            state = reviews[r.seq].status if r.seq in reviews else "open"
+            if state == "cleared" and r.ownership is not None and r.ownership.alert:
+                state = "open"  # clearing the name does not clear an ownership outcome
+            tally[state] += 1
         return web.page(
             request, "results.html", 200, session, title=f"Run {run.run_id}", run=run, matches=matches,
+            owned=[r for r in matches if r.ownership is not None and r.ownership.alert],
             reviews=reviews, rows=rows, page=page, pages=pages, tally=tally,
             verdict=verdict(  # the rule of the CLI's exit code and `check` (screener.review.clearance)
                 alerts=run.counts.get("potential_match", 0) - tally["cleared"],
@@ -637,6 +718,39 @@ def mount(app: FastAPI, settings: Settings) -> None:
             background=BackgroundTask(fresh.unlink, missing_ok=True) if written else None,
         )
 
+    # -- the monitored base ----------------------------------------------------------------------
+
+    @router.get("/monitor", response_class=HTMLResponse)
+    async def monitor_page(request: Request, msg: str = "") -> Response:
+        session = web.require(request)
+        return await run_in_threadpool(web.monitor_page, request, session, message=MONITOR_MESSAGES.get(msg))
+
+    @router.post("/monitor/customers")
+    async def monitor_add(request: Request) -> Response:
+        """A customer file added to the base; answered with the page (what was added, what was not)."""
+        session = web.require(request)
+        web.require_role(session, *MONITOR_ROLES)  # before a byte of the upload is read
+        _, path, shown = await web.posted_file(request, session, "Choose a customer file to monitor.")
+        try:
+            added = await run_in_threadpool(web.monitor_file, path, shown, session.user)
+        except InputError as exc:
+            return await run_in_threadpool(web.monitor_page, request, session, 400, error=str(exc))
+        finally:
+            remove_folder(path.parent)
+        return await run_in_threadpool(web.monitor_page, request, session, added=added)
+
+    @router.post("/monitor/run")
+    async def monitor_run(request: Request) -> Response:
+        """Re-screen the base against every monitored list's current version (`screener monitor run`)."""
+        session = web.require(request)
+        await web.form(request, session)
+        web.require_role(session, *MONITOR_ROLES)
+        try:
+            done = await run_in_threadpool(web.monitor.run)
+        except KeyError as exc:  # a monitored list the catalog no longer holds
+            return await run_in_threadpool(web.monitor_page, request, session, 409, error=str(exc.args[0]))
+        return RedirectResponse(f"/monitor?msg={'ran' if done else 'current'}", status_code=303)
+
     # -- accounts and policy (admins) ------------------------------------------------------------
 
     @router.get("/users", response_class=HTMLResponse)
@@ -710,6 +824,12 @@ def _display_name(raw: str) -> str:
     name = re.split(r"[\\/]", raw)[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".")
     return name[-200:]
+
+
+def _url_origin(url: str) -> str:
+    """A webhook address without its path and query, which often carry a token."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"  # nor any user:password@
 
 
 def _safe_url(url: str | None) -> str | None:
