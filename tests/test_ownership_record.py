@@ -15,8 +15,8 @@ from test_web import Server, signin, upload, wait_run
 
 from screener.models import RowResult, Status
 from screener.ownership.assess import OwnershipAssessment
-from screener.review.audit import export_audit
-from screener.review.schema import SCHEMA_VERSION, migrate
+from screener.review.audit import export_audit, verify
+from screener.review.schema import SCHEMA_VERSION, audit_log, migrate, run_rows
 from screener.review.store import Store
 from screener.screening import Screener
 
@@ -50,6 +50,43 @@ def test_the_ownership_outcome_is_recorded_and_read_back_from_the_file(tmp_path:
     assert lines[0]["ownership"].startswith("potential match by ownership: listed owners hold 60%")
     assert f"{HIKVISION} (listed: hikvision" in lines[0]["ownership"] and lines[1]["ownership"] == ""
     again.close()
+
+
+def test_an_edited_ownership_outcome_breaks_the_audit_chain(tmp_path: Path) -> None:
+    """The ownership outcome is in the run's rows digest (digest version 2): turning "covered" into
+    nothing outside the application is found by `verify`, like an edited status or score."""
+    store = Store.open(f"sqlite:///{tmp_path / 'audit.db'}")
+    run_id = record(store, [covered(), RowResult(input_name="Nordic AB", status=Status.CLEAR)])
+    assert verify(store).ok
+    with store.engine.begin() as conn:
+        conn.execute(run_rows.update().where(run_rows.c.seq == 1).values(ownership=None))
+    check = verify(store)
+    assert not check.ok and f"the rows of run {run_id} differ" in (check.problem or "")
+    store.close()
+
+
+def test_a_run_recorded_before_digest_version_2_still_verifies(tmp_path: Path) -> None:
+    """A run's audit record written before the ownership column names no digest version: its
+    rows are checked over the ten columns it was digested on, so upgrading breaks nothing."""
+    import json
+
+    from screener.review.audit import canonical, record_hash, rows_digest
+
+    store = Store.open(f"sqlite:///{tmp_path / 'audit.db'}")
+    record(store, [RowResult(input_name="Nordic AB", status=Status.CLEAR, score=12.0)])
+    with store.engine.begin() as conn:  # rewrite the last record as the old code wrote it, rehashed
+        last = conn.execute(sa.select(audit_log).order_by(audit_log.c.id.desc())).first()
+        details = json.loads(last.details)
+        assert details.pop("rows_digest") == 2
+        cols = [run_rows.c[c] for c in ("seq", "sheet", "row", "input_name", "country", "address", "status",
+                                         "score", "entity_id", "list_key")]
+        details["rows_sha256"] = rows_digest(tuple(x) for x in conn.execute(sa.select(*cols)))
+        text = canonical(details)
+        conn.execute(audit_log.update().where(audit_log.c.id == last.id).values(
+            details=text, hash=record_hash(last.id, last.at, last.actor, last.action, last.subject, text,
+                                           last.prev_hash)))
+    assert verify(store).ok
+    store.close()
 
 
 def test_upgrade_from_version_3_keeps_rows_and_records_ownership(tmp_path: Path) -> None:

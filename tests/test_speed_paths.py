@@ -173,3 +173,18 @@ def test_long_names_are_screened_but_not_kept_as_seen():
         assert s.screen_name(name).matches  # still screened in full
     s.screen_name("Hikvision")
     assert list(s._seen) == ["Hikvision"]
+
+
+def test_pair_and_token_caches_do_not_keep_long_inputs():
+    """A flood of long distinct words passes through the word-pair and per-word caches of the
+    matcher without growing them; short words are still cached."""
+    from screener.names.normalize import _rigour_tags
+    from screener.names.similarity import token_similarity
+
+    for fn, call in ((token_similarity, lambda w: token_similarity("huawei", w)), (_rigour_tags, _rigour_tags)):
+        fn.cache_clear()
+        for i in range(300):
+            call("q" * 200 + str(i))
+        assert fn.cache_info().currsize == 0, fn.__name__
+        call("huawai")
+        assert fn.cache_info().currsize == 1, fn.__name__

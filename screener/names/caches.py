@@ -2,8 +2,8 @@
 
 An LRU cache by entries alone grows with what it is fed: 200,000 entries of 1,000-character names
 are gigabytes. Weighing every entry (a byte-sized cache) costs a fifth of the matcher's time. Instead
-a call whose string argument is longer than `max_chars` is computed and not kept, so every entry's
-key is short and its value (a function of that key) is of bounded size: entries x the largest entry
+a call whose string arguments (the first two: a token, or a pair of tokens) are longer than
+`max_chars` is computed and not kept, so every entry's key is short and its value (a function of that key) is of bounded size: entries x the largest entry
 is the cache's bound, and a flood of long distinct names passes through without growing it.
 """
 
@@ -16,17 +16,26 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _chars(value: Any) -> int:
+    """The characters of a string, or of a tuple of strings (a name's tokens); 0 for anything else."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, tuple):
+        return sum(len(v) for v in value if isinstance(v, str))
+    return 0
+
+
 def bounded_cache(maxsize: int, max_chars: int) -> Callable[[F], F]:
-    """An LRU cache of `maxsize` entries for a function whose first argument is a string, keeping only
-    calls where that string has at most `max_chars` characters (the others run uncached)."""
+    """An LRU cache of `maxsize` entries, keeping only calls whose string (or tuple-of-strings)
+    arguments each have at most `max_chars` characters; the others run uncached."""
 
     def decorate(fn: F) -> F:
         cached = lru_cache(maxsize=maxsize)(fn)
 
-        def call(text: str, *args: Any) -> Any:
-            if len(text) > max_chars:
-                return fn(text, *args)
-            return cached(text, *args)
+        def call(first: Any, *args: Any) -> Any:
+            if _chars(first) > max_chars or (args and _chars(args[0]) > max_chars):
+                return fn(first, *args)
+            return cached(first, *args)
 
         update_wrapper(call, fn)
         call.cache_info = cached.cache_info  # type: ignore[attr-defined]

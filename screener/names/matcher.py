@@ -51,7 +51,14 @@ from screener.models import (
     RestrictedList,
     TokenEvidence,
 )
-from screener.names.normalize import NormalizedName, is_generic, is_place, normalize
+from screener.names.caches import bounded_cache
+from screener.names.normalize import (
+    NORMALIZE_CACHE_CHARS,
+    NormalizedName,
+    is_generic,
+    is_place,
+    normalize,
+)
 from screener.names.numbers import numbers_of
 from screener.names.persons import has_lineage, is_lineage, is_minor_part, is_patronymic
 from screener.names.phonetics import sound_key, spelling_key, vowel_key
@@ -180,7 +187,7 @@ class Scored:
 _ABJAD = re.compile("[\u0590-\u05ff\u0600-\u077f\u0780-\u07bf\u08a0-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
 
 
-@lru_cache(maxsize=65536)
+@bounded_cache(maxsize=65536, max_chars=LOOKUP_CACHE_CHARS)
 def _script_side(original: str) -> int:
     """1 for a name written in an abjad (Arabic, Persian, Hebrew), 2 for one in Latin letters, else 0."""
     if _ABJAD.search(original):
@@ -240,7 +247,7 @@ def _candidate_pairs(query: Query, alias: IndexedAlias) -> list[tuple[float, flo
     return out
 
 
-@lru_cache(maxsize=65536)
+@bounded_cache(maxsize=65536, max_chars=NORMALIZE_CACHE_CHARS)
 def _initials(tokens: tuple[str, ...]) -> str:
     """The initials of a name's words ("people liberation army": "pla"), "" unless every word has letters."""
     return "".join(t[0] for t in tokens) if all(t[0].isalpha() and t.isascii() for t in tokens) else ""

@@ -25,6 +25,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -43,6 +44,10 @@ from screener.names.numbers import read_numbers
 from screener.names.vessels import strip_vessel_prefix
 
 MAX_NAME_CHARS = 1000  # longer inputs are screened on their first MAX_NAME_CHARS characters
+# per process: names of at most NORMALIZE_CACHE_CHARS characters are kept, NORMALIZE_CACHE_ENTRIES of them
+# (measured with tracemalloc: 0.6 KiB for a usual name, 1.7 KiB at 160 characters of Latin or Han script, so
+# about 55 MiB at most); longer names are normalised each time
+NORMALIZE_CACHE_ENTRIES, NORMALIZE_CACHE_CHARS = 32768, 160
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +71,9 @@ def vocabulary() -> _Vocabulary:
     return _Vocabulary(*_compiled_terms())
 
 
-def _compiled_terms() -> tuple[dict[str, Any], dict[str, str]]:
-    """terms.yaml and the pinyin reading of each of its Chinese terms, kept as JSON under SCREENER_HOME.
+def _compiled_terms() -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """terms.yaml, the pinyin reading of each of its Chinese terms and pinyin's syllables
+    (`_pinyin_syllables`), kept as JSON under SCREENER_HOME.
 
     Parsing the YAML and loading pypinyin's dictionaries took a third of a CLI start; the JSON copy is
     named by the hash of terms.yaml and pypinyin's version, so an edit or an upgrade compiles a new one,
@@ -78,7 +84,7 @@ def _compiled_terms() -> tuple[dict[str, Any], dict[str, str]]:
     path = home_path() / TERMS_CACHE / f"{digest}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return data["terms"], data["readings"]
+        return data["terms"], data["readings"], data["syllables"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     import yaml
@@ -87,11 +93,25 @@ def _compiled_terms() -> tuple[dict[str, Any], dict[str, str]]:
     terms = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     han = {*terms["chinese_places"], *(t for t in terms["chinese_terms"] if len(t) >= 2)}
     readings = {term: "".join(lazy_pinyin(term)) for term in sorted(han)}
-    data = {"terms": terms, "readings": readings}
+    syllables = _pinyin_syllables()
+    data = {"terms": terms, "readings": readings, "syllables": syllables}
     encoded = json.dumps(data, ensure_ascii=False)
     if json.loads(encoded) == data:  # only what JSON keeps as it is (string keys, lists)
         _write_private(path, encoded)
-    return terms, readings
+    return terms, readings, syllables
+
+
+def _pinyin_syllables() -> list[str]:
+    """The toneless syllables of Mandarin as pypinyin reads its characters, from its dictionary.
+
+    Syllables read by a handful of characters only ("den", "din", "lo") are dialect or interjections."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    readings = Counter(r for value in pinyin_dict.values() for r in set(value.split(",")))
+    chars: Counter[str] = Counter()
+    for reading, n in readings.items():
+        chars["".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))] += n
+    return sorted(p for p, n in chars.items() if n >= 5 and p.isascii() and p.isalpha() and any(v in p for v in "aeiouv"))
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -109,7 +129,8 @@ def _write_private(path: Path, text: str) -> None:
 class _Vocabulary:
     """The normaliser's tables, compiled once."""
 
-    def __init__(self, terms: dict[str, Any], readings: dict[str, str]) -> None:
+    def __init__(self, terms: dict[str, Any], readings: dict[str, str], syllables: list[str]) -> None:
+        self.pinyin_syllables = frozenset(syllables)
         self.legal_forms = frozenset(terms["legal_forms"])
         self.legal_phrases = frozenset(tuple(p.split()) for p in terms["legal_phrases"])
         self.script_legal_forms = tuple(terms["script_legal_forms"])
@@ -184,7 +205,7 @@ def _script(ch: str) -> str:
     return name.split(" ", 1)[0].lower() if name else "unknown"
 
 
-@lru_cache(maxsize=65536)
+@bounded_cache(maxsize=65536, max_chars=NORMALIZE_CACHE_CHARS)
 def _fold_confusable(word: str) -> str | None:
     """A Latin reading of a word mixing Latin with look-alike letters of another script, else None."""
     scripts = {_script(c) for c in word if c.isalpha()}
@@ -407,11 +428,6 @@ def normalize(raw: object) -> NormalizedName:
     return _normalize(text[:MAX_NAME_CHARS])
 
 
-# per process: names of at most NORMALIZE_CACHE_CHARS characters are kept, NORMALIZE_CACHE_ENTRIES of them
-# (measured with tracemalloc: 0.6 KiB for a usual name, 1.7 KiB at 160 characters of Latin or Han script, so
-# about 55 MiB at most); longer names are normalised each time
-NORMALIZE_CACHE_ENTRIES, NORMALIZE_CACHE_CHARS = 32768, 160
-
 
 @bounded_cache(maxsize=NORMALIZE_CACHE_ENTRIES, max_chars=NORMALIZE_CACHE_CHARS)
 def _normalize(text: str) -> NormalizedName:
@@ -458,7 +474,7 @@ def is_place(token: str) -> bool:
     return token in vocabulary().places or "LOC" in _rigour_tags(token)
 
 
-@lru_cache(maxsize=65536)
+@bounded_cache(maxsize=65536, max_chars=NORMALIZE_CACHE_CHARS)
 def _rigour_tags(token: str) -> frozenset[str]:
     """The generic categories rigour's org-name tagger sees in a token (DOMAIN, SYMBOL, LOC, ORGCLS)."""
     from rigour.names import NameTypeTag, analyze_names

@@ -10,7 +10,9 @@ different patronymics are two different fathers (see `matcher`).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+
+from screener.names.caches import bounded_cache
+from screener.names.phonetics import KEYED_CACHE_CHARS
 
 # East Slavic, Turkic and Icelandic patronymics: -ovich, -evna, -ogly, -kyzy, -dottir
 _PATRONYMIC = re.compile(r"^[a-z]{3,}(?:ovich|evich|ovych|evych|ovna|evna|ivna|ichna|ogly|oglu|kyzy|dottir)$")
@@ -97,7 +99,7 @@ def is_patronymic(token: str) -> bool:
     return bool(_PATRONYMIC.match(token))
 
 
-@lru_cache(maxsize=65536)
+@bounded_cache(maxsize=65536, max_chars=KEYED_CACHE_CHARS)
 def is_minor_part(token: str) -> bool:
     """A title, particle or patronymic: present in many names, so weak evidence of identity."""
     return token in _PARTICLES or token in _TITLES or bool(_PATRONYMIC.match(token))

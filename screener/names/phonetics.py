@@ -16,8 +16,6 @@ syllables are two different names ("Xinhua" is no "Xinhui", 钱江 no 钱塘), n
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections import Counter
 from functools import lru_cache
 
 from jellyfish import metaphone
@@ -136,14 +134,11 @@ def consonant_key(token: str) -> str:
 
 @lru_cache(maxsize=1)
 def _pinyin_syllables() -> frozenset[str]:
-    from pypinyin.pinyin_dict import pinyin_dict
+    """Pinyin's syllables, compiled with the normaliser's terms: pypinyin's dictionary is not loaded
+    for this at each start (it took half a `check` against CSL + SDN)."""
+    from screener.names.normalize import vocabulary
 
-    readings = Counter(r for value in pinyin_dict.values() for r in set(value.split(",")))
-    chars: Counter[str] = Counter()
-    for reading, n in readings.items():
-        chars["".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))] += n
-    # syllables read by a handful of characters only ("den", "din", "lo") are dialect or interjections
-    return frozenset(p for p, n in chars.items() if n >= 5 and p.isascii() and p.isalpha() and any(v in p for v in "aeiouv"))
+    return vocabulary().pinyin_syllables
 
 
 @bounded_cache(maxsize=65536, max_chars=KEYED_CACHE_CHARS)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from functools import lru_cache
 
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
+from screener.names.caches import bounded_cache
 from screener.names.normalize import is_generic
 from screener.names.phonetics import (
+    KEYED_CACHE_CHARS,
     close_vowel_key,
     consonant_key,
     pinyin_syllables,
@@ -93,7 +94,7 @@ def _plausible_single_edit(a: str, b: str) -> bool:
     return len(a) >= 6 and x in _VOWELS and y in _VOWELS
 
 
-@lru_cache(maxsize=262144)
+@bounded_cache(maxsize=262144, max_chars=KEYED_CACHE_CHARS)
 def token_similarity(alias_token: str, input_token: str, words: bool = True) -> tuple[float, str]:
     """Similarity in [0, 1] of an alias token and an input token, and the rule that decided it.
 
@@ -127,7 +128,7 @@ def token_similarity(alias_token: str, input_token: str, words: bool = True) -> 
     return typo
 
 
-@lru_cache(maxsize=65536)
+@bounded_cache(maxsize=65536, max_chars=KEYED_CACHE_CHARS)
 def abjad_similarity(alias_token: str, input_token: str) -> tuple[float, str]:
     """A word transliterated from Arabic, Persian or Hebrew script against a word written in Latin: the
     same name if their consonants agree (`phonetics.consonant_key`); only across those scripts, since

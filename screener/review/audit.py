@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,16 +114,44 @@ def run_fields(row: Any) -> dict[str, Any]:
     return data
 
 
+def digest_line(values: Sequence[Any]) -> bytes:
+    """One row's line of the rows digest; JSON objects (the ownership outcome) with sorted keys, so
+    the line does not depend on how a database hands back a JSON column."""
+    return json.dumps(list(values), ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
+
+
 def rows_digest(lines: Iterator[tuple[Any, ...]]) -> str:
-    """SHA-256 over a run's rows (seq, sheet, row, name, country, address, status, score, best party)."""
+    """SHA-256 over a run's rows (seq, sheet, row, name, country, address, status, score, best party,
+    and since digest version 2 the ownership outcome)."""
     h = hashlib.sha256()
     for line in lines:
-        h.update(json.dumps(list(line), ensure_ascii=False).encode("utf-8") + b"\n")
+        h.update(digest_line(line))
     return h.hexdigest()
 
 
+# The columns each run's rows digest covers. Version 2 adds the ownership outcome (schema step 4);
+# a run's audit record names its version ("rows_digest"), and records without one are version 1,
+# so runs recorded before keep verifying while the ownership of later ones is tamper-evident too.
+ROW_DIGEST_VERSION = 2
 ROW_DIGEST_COLUMNS = ("seq", "sheet", "row", "input_name", "country", "address", "status", "score",
-                      "entity_id", "list_key")
+                      "entity_id", "list_key", "ownership")
+
+
+def digest_columns(version: int | None) -> tuple[str, ...]:
+    return ROW_DIGEST_COLUMNS if (version or 1) >= 2 else ROW_DIGEST_COLUMNS[:-1]
+
+
+def stored_rows_digest(conn: sa.Connection, run_pk: int, version: int | None = ROW_DIGEST_VERSION) -> str:
+    """The digest of a run's rows as stored, over the columns of digest `version`."""
+    cols = [run_rows.c[c] for c in digest_columns(version)]
+    lines = conn.execute(sa.select(*cols).where(run_rows.c.run == run_pk).order_by(run_rows.c.seq))
+    return rows_digest(tuple(_decoded(x) if c == "ownership" else x for c, x in zip(digest_columns(version), line))
+                       for line in lines)
+
+
+def run_event(run: Any, digest: str) -> dict[str, Any]:
+    """The details of a run's audit record: the run as recorded and the digest of its rows."""
+    return {"record": run_fields(run), "rows_sha256": digest, "rows_digest": ROW_DIGEST_VERSION}
 
 
 def _decoded(value: Any) -> Any:
@@ -189,9 +217,7 @@ def _check_rows(conn: sa.Connection, events: dict[tuple[str, str], dict[str, Any
             return f"run {run.run_id} has no audit record: it was added outside the application"
         if event.get("record") != json.loads(canonical(run_fields(run))):
             return f"run {run.run_id} differs from audit record {event['seq']}: it was edited"
-        cols = [run_rows.c[c] for c in ROW_DIGEST_COLUMNS]
-        lines = conn.execute(sa.select(*cols).where(run_rows.c.run == run.id).order_by(run_rows.c.seq))
-        if event.get("rows_sha256") != rows_digest(tuple(x) for x in lines):
+        if event.get("rows_sha256") != stored_rows_digest(conn, run.id, event.get("rows_digest")):
             return f"the rows of run {run.run_id} differ from audit record {event['seq']}: they were edited"
     return None
 

@@ -31,7 +31,8 @@ from screener.models import InputRow, Match, Ownership, RowResult, RunSummary, S
 from screener.review.audit import (
     ROW_DIGEST_COLUMNS,
     append_event,
-    run_fields,
+    digest_line,
+    run_event,
     start_chain,
 )
 from screener.review.decisions import DecisionLog, customer_id_of
@@ -300,7 +301,7 @@ class Recorder:
             }
         )
         line = self._buffer[-1]
-        self._digest.update(json.dumps([line[c] for c in ROW_DIGEST_COLUMNS], ensure_ascii=False).encode() + b"\n")
+        self._digest.update(digest_line([line[c] for c in ROW_DIGEST_COLUMNS]))
         if len(self._buffer) >= self.batch:
             self.flush()
 
@@ -373,7 +374,7 @@ class Recorder:
     def _audit(self, conn: sa.Connection, user: str | None) -> None:
         """The run as it now stands, with the digest of its rows, appended to the audit trail."""
         row = conn.execute(sa.select(runs).where(runs.c.id == self._pk)).one()
-        append_event(conn, user, "run", row.run_id, {"record": run_fields(row), "rows_sha256": self._digest.hexdigest()})
+        append_event(conn, user, "run", row.run_id, run_event(row, self._digest.hexdigest()))
 
 
 _ROW_KEYS = (

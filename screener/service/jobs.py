@@ -281,13 +281,8 @@ def _estimate_rows(path: Path, source: InputSource) -> int | None:
 
 def fail_run(engine: sa.Engine, run_id: str, reason: str) -> None:
     """Mark a run its dead worker left "running" as failed, with the reason, on the audit trail."""
-    from screener.review.audit import (
-        ROW_DIGEST_COLUMNS,
-        append_event,
-        rows_digest,
-        run_fields,
-    )
-    from screener.review.schema import now, run_rows, runs
+    from screener.review.audit import append_event, run_event, stored_rows_digest
+    from screener.review.schema import now, runs
 
     with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
         done = conn.execute(runs.update().where(runs.c.run_id == run_id, runs.c.status == "running")
@@ -295,10 +290,7 @@ def fail_run(engine: sa.Engine, run_id: str, reason: str) -> None:
         if not done:
             return
         row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).one()
-        cols = [run_rows.c[c] for c in ROW_DIGEST_COLUMNS]
-        lines = conn.execute(sa.select(*cols).where(run_rows.c.run == row.id).order_by(run_rows.c.seq))
-        digest = rows_digest(tuple(x) for x in lines)
-        append_event(conn, row.user, "run", row.run_id, {"record": run_fields(row), "rows_sha256": digest})
+        append_event(conn, row.user, "run", row.run_id, run_event(row, stored_rows_digest(conn, row.id)))
 
 
 class Runner:
