@@ -193,12 +193,23 @@ async def drive_rate(url: str, rate: float, clients: int, duration: float) -> tu
     return latencies, errors, max(time.perf_counter() - start, 1e-9)
 
 
+RAW_REQUEST = (f"POST /v1/check HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n"
+               f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n").encode() + BODY
+
+
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    """One check on a kept-alive connection, parsing no more than Content-Length: whether it was 200."""
+    writer.write(RAW_REQUEST)
+    header = await reader.readuntil(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in header.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    await reader.readexactly(length)
+    return header.startswith(b"HTTP/1.1 200")
+
+
 async def drive_raw(port: int, concurrency: int, duration: float) -> tuple[list[float], int, float]:
     """The same closed loop from a minimal HTTP/1.1 client (one write per request, no parsing
     beyond Content-Length): what the server sustains when the driver costs next to nothing."""
-    head = (f"POST /v1/check HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n").encode()
-    request = head + BODY
     latencies: list[float] = []
     errors = 0
     end = time.perf_counter() + duration
@@ -209,12 +220,7 @@ async def drive_raw(port: int, concurrency: int, duration: float) -> tuple[list[
         try:
             while time.perf_counter() < end:
                 t0 = time.perf_counter()
-                writer.write(request)
-                header = await reader.readuntil(b"\r\n\r\n")
-                length = next(int(line.split(b":")[1]) for line in header.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))
-                await reader.readexactly(length)
-                if header.startswith(b"HTTP/1.1 200"):
+                if await exchange(reader, writer):
                     latencies.append(time.perf_counter() - t0)
                 else:
                     errors += 1
@@ -231,9 +237,6 @@ async def drive_raw_rate(port: int, rate: float, clients: int, duration: float) 
     (`rate` per second in total, the clients' slots interleaved). A response that comes after the
     next slot delays that send, and the delay counts in its latency (measured from the slot), so
     the figures do not omit the waits of a server that fell behind."""
-    head = (f"POST /v1/check HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n").encode()
-    request = head + BODY
     latencies: list[float] = []
     errors = 0
     interval = clients / rate
@@ -253,12 +256,7 @@ async def drive_raw_rate(port: int, rate: float, clients: int, duration: float) 
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                writer.write(request)
-                header = await reader.readuntil(b"\r\n\r\n")
-                length = next(int(line.split(b":")[1]) for line in header.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))
-                await reader.readexactly(length)
-                if header.startswith(b"HTTP/1.1 200"):
+                if await exchange(reader, writer):
                     latencies.append(time.perf_counter() - due)
                 else:
                     errors += 1

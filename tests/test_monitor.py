@@ -231,3 +231,32 @@ def test_customers_added_with_a_screener_behind_the_catalog_are_screened_against
                 ("C-9", "initial_match", HIKVISION)]  # a party of the new version only
         finally:
             monitor.close()
+
+
+def test_an_owner_that_a_new_version_lists_raises_an_alert_by_ownership(tmp_path: Path, home: Path) -> None:
+    """A monitored customer with a clean name whose Parent column names Hikvision: when a list
+    version adds Hikvision, the customer gets a new alert, by ownership, naming the owner and its
+    share (an unlisted owner raises none)."""
+    mirror = csl_mirror(tmp_path)
+    path = tmp_path / "owned.csv"
+    path.write_text("Customer ID,Customer name,Country,Parent,Parent Share %\n"
+                    f'O-1,Charlie Imaging GmbH,DE,"{HIKVISION}",60\n'
+                    "O-2,Delta Optics BV,NL,Nordwind Holding AG,100\n", encoding="utf-8")
+    with serve(mirror) as base:
+        update_list("csl", url=f"{base}/consolidated.csv")
+        monitor = Monitor.open(f"sqlite:///{tmp_path / 'audit.db'}")
+        try:
+            with open_input(path) as source:
+                rows = list(source.rows())
+            (added,) = monitor.add(rows, _current())
+            assert monitor.alerts(screening=added.id) == []  # Hikvision is not in the 2025 file
+            csl_v2(mirror.root / "consolidated.csv")
+            assert update_list("csl", url=f"{base}/consolidated.csv").changed
+            (screening,) = monitor.rescreen(_current())
+            (alert,) = monitor.alerts(screening=screening.id)
+            assert (alert.customer_id, alert.kind, alert.state) == ("O-1", "new_match_added_party", "open")
+            assert alert.matched_alias.startswith(f"by ownership: {HIKVISION}")
+            assert alert.explanation.startswith(f'by ownership: owner "{HIKVISION}" holds 60%')
+            assert monitor.rescreen(_current()) == []  # the same version again: nothing new
+        finally:
+            monitor.close()

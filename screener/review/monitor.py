@@ -35,6 +35,8 @@ from pydantic import BaseModel
 
 from screener.home import home
 from screener.models import InputRow, Match, Party, RestrictedList, RowResult, Status
+from screener.ownership.graph import OwnershipError
+from screener.ownership.inputs import owner_columns, row_owners
 from screener.review import webhooks
 from screener.review.decisions import customer_id_of
 from screener.review.rescreen import ChangeKind, diff_lists, hits_of, score_if_listed
@@ -365,40 +367,46 @@ class Monitor:
         found: dict[str, dict[str, Any]] = {}
         appeared: list[dict[str, Any]] = []
         vanished: list[dict[str, Any]] = []
+        current: list[tuple[int, dict[str, Any]]] = []
         for cid, row, customer_id in base:
             name_key = row.name or ""
             if name_key not in found:
                 found[name_key] = hits_of(single, row)
-            now_hits = found[name_key]
+            # an owner a list names makes the customer an alert too (the Affiliates Rule); the
+            # customer's own name match wins where both name one party
+            now_hits = {**_owner_hits(single, row, found), **found[name_key]}
+            current.append((cid, now_hits))
             before = held.get(cid, {})
             who = {"customer": cid, "customer_id": customer_id, "customer_name": row.name, "list_key": key}
             for pid in now_hits.keys() - before.keys():
-                party, scored = now_hits[pid]
+                party, scored, owner = (*now_hits[pid], None)[:3]
                 kind = INITIAL if trigger == "add" else (
                     ChangeKind.NEW_MATCH_ADDED_PARTY if pid in added else ChangeKind.NEW_MATCH
                 ).value
-                old_score = before_score(row, pid)
+                old_score = before_score(owner[0] if owner else row, pid)
                 appeared.append({**who, "kind": kind, "entity_id": pid, "party_name": party.name,
                                  "old_score": old_score, "new_score": scored.score,
-                                 "matched_alias": scored.explanation.alias, "explanation": scored.explanation.text(),
-                                 "_row": row, "_match": _match(single, party.id, scored)})
+                                 "matched_alias": _stored_alias(scored.explanation.alias, owner),
+                                 "explanation": (f"{owner[1]}; " if owner else "") + scored.explanation.text(),
+                                 "_row": row, "_match": _match(single, party.id, scored), "_by_owner": owner is not None})
             for pid in before.keys() - now_hits.keys():
                 score, alias = before[pid]
                 gone = pid in removed or not any(p.id == pid for p in lst.parties)
                 kind = ChangeKind.MATCH_PARTY_REMOVED if gone else ChangeKind.NO_LONGER_MATCHES
+                by_owner = (alias or "").startswith(BY_OWNERSHIP)
                 vanished.append({**who, "kind": kind.value, "entity_id": pid, "party_name": _party_name(old, pid),
-                                 "old_score": score, "new_score": None if gone else score_if_listed(single, row, pid),
+                                 "old_score": score,
+                                 "new_score": None if gone or by_owner else score_if_listed(single, row, pid),
                                  "matched_alias": alias, "explanation": None})
         reviews = self._clearances(appeared, single)
         with self.engine.begin() as conn:
             ids = sorted({c for c, _, _ in base})
             for start in range(0, len(ids), BATCH):
                 conn.execute(hits.delete().where(hits.c.list_key == key, hits.c.customer.in_(ids[start:start + BATCH])))
-            current = [(cid, found[row.name or ""]) for cid, row, _ in base]
             rows = [
-                {"customer": cid, "list_key": key, "entity_id": pid, "score": s.score,
-                 "matched_alias": s.explanation.alias}
-                for cid, got in current for pid, (_, s) in got.items()
+                {"customer": cid, "list_key": key, "entity_id": pid, "score": hit[1].score,
+                 "matched_alias": _stored_alias(hit[1].explanation.alias, hit[2] if len(hit) > 2 else None)}
+                for cid, got in current for pid, hit in got.items()
             ]
             if rows:
                 conn.execute(hits.insert(), rows)
@@ -416,16 +424,17 @@ class Monitor:
 
     def _clearances(self, appeared: list[dict[str, Any]], screener: Screener) -> dict[int, str]:
         """Index in `appeared` -> the review text, for each new match an analyst's decision clears."""
+        named = [i for i, a in enumerate(appeared) if not a["_by_owner"]]  # a name clearance never clears an owner
         results = [
             RowResult(input_name=a["_row"].name, input_country=a["_row"].country, input_address=a["_row"].address,
                       fields=a["_row"].fields, status=Status.POTENTIAL_MATCH, score=a["new_score"],
                       matches=[a["_match"]])
-            for a in appeared
+            for a in (appeared[i] for i in named)
         ]
         if not results:
             return {}
         reviewed = self.store.apply_decisions(results, screener)
-        return {i: r.review or "cleared" for i, r in enumerate(reviewed) if r.review_decision == "false_positive"}
+        return {named[i]: r.review or "cleared" for i, r in enumerate(reviewed) if r.review_decision == "false_positive"}
 
     def _set_version(self, key: str, version: str, threshold: float) -> None:
         with self.engine.begin() as conn:
@@ -485,6 +494,37 @@ class Monitor:
         screening.delivered = webhooks.deliver(self.engine, payload, urls=urls, secret=secret,
                                                screening_id=screening.id, **options)
         return screening.delivered
+
+
+BY_OWNERSHIP = "by ownership: "  # the stored alias of a hit through an owner starts so
+
+
+def _owner_hits(screener: Screener, row: InputRow, found: dict[str, dict[str, Any]]
+                ) -> dict[str, tuple[Party, Any, tuple[InputRow, str]]]:
+    """The parties that the owners in a customer's owner columns match: (party, scored, (owner row,
+    how it reads)). Each owner name is screened once per screening (`found` is shared with names).
+    A share that cannot be read is unknown: the owner is still an alert."""
+    fields = row.fields
+    if not fields or not owner_columns(tuple(fields)):
+        return {}
+    where = ", ".join(filter(None, (row.sheet and f'sheet "{row.sheet}"', row.row and f"row {row.row}")))
+    try:
+        owners = row_owners(fields, where)
+    except OwnershipError:
+        owners = [(fields[label].strip(), None, where) for label in owner_columns(tuple(fields)) if fields[label].strip()]
+    out: dict[str, tuple[Party, Any, tuple[InputRow, str]]] = {}
+    for name, share, place in owners:
+        if name not in found:
+            found[name] = hits_of(screener, InputRow(name=name))
+        held = "an unknown share" if share is None else f"{share:g}%"
+        for pid, (party, scored) in found[name].items():
+            reading = f'by ownership: owner "{name}" holds {held} ({place})'
+            out.setdefault(pid, (party, scored, (InputRow(name=name), reading)))
+    return out
+
+
+def _stored_alias(alias: str | None, owner: tuple[InputRow, str] | None) -> str | None:
+    return f'{BY_OWNERSHIP}{owner[0].name} ~ {alias}' if owner else alias
 
 
 def _match(screener: Screener, pid: str, scored: Any) -> Match:
