@@ -402,7 +402,9 @@ def test_serve_with_two_workers(home):
 
         # Each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads
         # connections over them; with one shared socket a burst of clients lands on one worker.
-        workers = _listeners(port)
+        deadline = time.monotonic() + 60  # /healthz answered from the first worker; the second may still load
+        while len(workers := _listeners(port)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert len(workers) == 2 and proc.pid not in workers, workers
         os.kill(workers[0], signal.SIGKILL)  # a worker that dies is replaced; the port keeps serving
         deadline = time.monotonic() + 60
