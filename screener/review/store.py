@@ -34,6 +34,7 @@ from screener.review.audit import (
     digest_line,
     run_event,
     start_chain,
+    stored_rows_digest,
 )
 from screener.review.decisions import DecisionLog, customer_id_of
 from screener.review.schema import (
@@ -369,12 +370,14 @@ class Recorder:
                     status="failed", finished_at=now(), error=reason[:1000]
                 )
             )
-            self._audit(conn, self.user)
+            # the rows as stored: a signal between buffering a row and digesting it must not make
+            # the evidence of a cut run look edited
+            self._audit(conn, self.user, stored_rows_digest(conn, self._pk))
 
-    def _audit(self, conn: sa.Connection, user: str | None) -> None:
+    def _audit(self, conn: sa.Connection, user: str | None, digest: str | None = None) -> None:
         """The run as it now stands, with the digest of its rows, appended to the audit trail."""
         row = conn.execute(sa.select(runs).where(runs.c.id == self._pk)).one()
-        append_event(conn, user, "run", row.run_id, run_event(row, self._digest.hexdigest()))
+        append_event(conn, user, "run", row.run_id, run_event(row, digest or self._digest.hexdigest()))
 
 
 _ROW_KEYS = (
@@ -388,16 +391,16 @@ def _insert_rows(conn: sa.Connection, run_pk: int, rows: list[dict[str, Any]]) -
     """One driver-level executemany: SQLAlchemy's per-row parameter processing would cost as much
     as the screening itself on a million rows. Only the JSON columns need converting (to text)."""
     compiled = run_rows.insert().compile(dialect=conn.dialect, column_keys=["run", *_ROW_KEYS])
-    for item in rows:
-        item["run"] = run_pk
-        for key in ("matches", "ownership"):
-            if item[key] is not None:
-                item[key] = json.dumps(item[key], ensure_ascii=False)
+    # New dicts, not the buffered ones: a write cut short (a signal) is written again by `abort`,
+    # and must not find its JSON columns encoded twice.
+    encoded = [{**item, "run": run_pk, **{k: json.dumps(item[k], ensure_ascii=False)
+                                          for k in ("matches", "ownership") if item[k] is not None}}
+               for item in rows]
     if compiled.positional:
         order = compiled.positiontup or []
-        params: list[Any] = [tuple(item[k] for k in order) for item in rows]
+        params: list[Any] = [tuple(item[k] for k in order) for item in encoded]
     else:
-        params = rows
+        params = encoded
     conn.exec_driver_sql(str(compiled), params)
 
 
