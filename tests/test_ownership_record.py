@@ -172,3 +172,30 @@ def test_clearing_the_name_on_the_page_leaves_the_ownership_outcome_open(server:
     assert 'class="verdict hit"' in html and "1 potential match not cleared by review" in html
     every_row = html.split('id="rows"', 1)[1]
     assert 'data-status="potential_match"' in every_row and 'data-status="cleared"' not in every_row
+
+
+def test_a_run_cut_between_buffering_and_digesting_a_row_still_verifies(tmp_path: Path, monkeypatch) -> None:
+    """SIGINT lands anywhere in the main thread, also after a row was buffered and before it was
+    digested; `abort` then writes that row as evidence, and the failed run's record must agree with
+    the rows as stored (found by a fresh-clone CI run, where verify said "they were edited")."""
+    import screener.review.store as store_module
+
+    store = Store.open(f"sqlite:///{tmp_path / 'audit.db'}")
+    rec = store_module.Recorder(store, "ann", "cli", batch=2)
+    real, calls = store_module.digest_line, []
+
+    def interrupted(values):
+        calls.append(values)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("signal SIGINT")
+        return real(values)
+
+    monkeypatch.setattr(store_module, "digest_line", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        for name in ("Alpha AB", "Beta GmbH", "Gamma SA"):
+            rec.observe(RowResult(input_name=name, status=Status.CLEAR))
+    rec.abort("interrupted")
+    (run,) = store.list_runs(include_incomplete=True)
+    assert run.status == "failed" and len(list(store.run_rows(run.run_id))) == 3
+    assert verify(store).ok, verify(store).problem
+    store.close()
