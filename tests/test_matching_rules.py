@@ -311,3 +311,72 @@ def test_strong_pairs_of_the_shared_set_all_right():
         all((sc >= T) == (r["is_match"] == "true") for sc in both(r["name1"], r["name2"])) for r in strong
     )
     assert right == len(strong), f"{right} of {len(strong)}"  # 34 of 47 before issue 16, 44 before its second round
+
+
+# --- round four: graded misses, places, legal kinds, series markers, known words both ways --------
+
+
+def rules_of(a: str, b: str) -> list[str]:
+    return screener.compare(a, b).explanation.rules
+
+
+@pytest.mark.parametrize("near, far", [
+    (("Tim Brandvold", "Tom Brandvold"), ("Walter Brandvold", "Gunnar Brandvold")),
+    (("Quorvex Painters", "Quorvex Printers"), ("Quorvex Painters", "Quorvex Bakers")),
+])
+def test_a_near_miss_ranks_above_a_different_word_but_is_never_a_hit(near, far):
+    """Two words that are not one (a known word for another, a three-letter name for another) still
+    rank a pair above one whose word shares nothing, in both directions, and stay below the threshold."""
+    for a, b in (near, near[::-1]):
+        scored = screener.compare(a, b)
+        assert scored.score <= 70.0 < T
+        assert scored.score > max(both(*far))
+        assert any("near miss" in t.rule for t in scored.explanation.tokens)
+
+
+def test_a_near_miss_never_lowers_a_score():
+    """A word paired as a near miss must not pull a name that matches without it below its own score."""
+    plain = screener.compare("Orlanda Pressvik Karimova", "Orlanda Pressvik").score
+    assert plain >= T
+    assert screener.compare("Orlanda Pressvik Karimova", "Orlanda Pressvik Karimovo").score >= T
+
+
+def test_different_numbers_rank_above_unrelated_names_but_never_hit():
+    a, b = "Blue Heron Maritime No. 7", "Blue Heron Maritime No. 8"
+    assert 65 <= min(both(a, b)) and max(both(a, b)) <= 70.0  # the previous rule left them at 55
+    assert any(r.startswith("numbers differ") for r in rules_of(a, b))
+
+
+def test_another_place_costs_a_sister_branch_its_rank():
+    same = screener.compare("Veltrax Holdings (Austria)", "Veltrax Holdings").score
+    other = screener.compare("Veltrax Holdings (Austria)", "Veltrax Holdings (Portugal)").score
+    assert other < same
+    assert any(r.startswith("another place") for r in rules_of("Veltrax Holdings (Austria)", "Veltrax Holdings (Portugal)"))
+    # a place on one side only is a subsidiary carrying the name: still a hit, and no conflict named
+    assert same >= T
+    assert not any(r.startswith("another place") for r in rules_of("Veltrax Holdings (Austria)", "Veltrax Holdings"))
+
+
+def test_legal_forms_of_different_kinds_rank_below_the_same_kind():
+    """By rigour's generic org types: GmbH, Ltd and S.A.R.L. are one kind (llc), AG and S.A. another (jsc)."""
+    same_kind = min(both("Veltrax GmbH", "Veltrax Limited"))
+    other_kind = max(both("Veltrax AG", "Veltrax GmbH"))
+    assert other_kind < same_kind
+    assert other_kind >= T  # a group's two companies are still worth the analyst's look
+    assert any(r.startswith("legal forms differ") for r in rules_of("Veltrax AG", "Veltrax GmbH"))
+    assert not any(r.startswith("legal forms differ") for r in rules_of("Veltrax GmbH", "Veltrax Limited"))
+
+
+def test_a_number_on_one_side_only_ranks_below_the_same_name():
+    bare, series = "Fennick Capital Partners", "Fennick Capital Partners II"
+    assert screener.compare(series, series).score > max(both(bare, series)) >= T
+    assert any(r.startswith("only the") for r in rules_of(bare, series))
+
+
+@pytest.mark.parametrize("typo, word", [
+    ("Bank of Chima Holdings", "Bank of China Holdings"),
+    ("Qelvin Jorgan", "Qelvin Jordan"),
+])
+def test_a_typo_of_a_known_word_matches_in_both_directions(typo, word):
+    """Only two known words are kept apart; a slip that lands on no word is a slip on either side."""
+    assert min(both(typo, word)) >= T

@@ -57,6 +57,7 @@ from screener.names.normalize import (
     NormalizedName,
     is_generic,
     is_place,
+    legal_kinds,
     normalize,
 )
 from screener.names.numbers import numbers_of
@@ -64,6 +65,7 @@ from screener.names.persons import has_lineage, is_lineage, is_minor_part, is_pa
 from screener.names.phonetics import sound_key, spelling_key, vowel_key
 from screener.names.similarity import (
     abjad_similarity,
+    NEAR_MISS_RULE,
     residue_pairs,
     token_similarity,
     typo_budget,
@@ -74,12 +76,19 @@ GENERIC_PRIOR = 0.12  # a generic word weighs about an eighth of a distinctive o
 IDF_SHARE = 0.6  # how much of a weight depends on rarity across the list (the rest is the prior alone)
 EXTRA_PENALTY_CAP = 0.15  # most a strong alias can lose to extra words in the input
 KIND_CONFLICT_PENALTY = 0.15  # the input names another kind of organisation than the alias
-NUMBER_CONFLICT_PENALTY = 0.4  # both names carry numbers (or patronymics) and they differ: "No. 3" / "No. 5"
+LEGAL_CONFLICT_PENALTY = 0.05  # both names give a legal form, of different kinds: "AG" / "GmbH"
+PLACE_CONFLICT_PENALTY = 0.15  # ... or another place: "Bowne (Spain)" / "Bowne (Netherlands)", a sister branch
+NUMBER_CONFLICT_PENALTY = 0.2  # both names carry numbers and they differ ("No. 3" / "No. 5"): never a hit
+# (capped at NEAR_MISS_CAP), but ranked above names sharing less: a fund or vessel of the series
+ONE_NUMBER_PENALTY = 0.05  # one name carries a number, the other none ("Fund" / "Fund II"): another of a series?
+LINEAGE_CONFLICT_PENALTY = 0.4  # patronymics differ, or names swapped about "bin": two people
 NORMALISED_EQUAL = 99.0  # equal only after normalisation (legal form, script, spelling): below the alias itself
 WITH_EXTRAS_MAX = 98.0  # a name carrying the alias and more (a subsidiary): below an equal name
 RESIDUE_GATE = 0.5  # words left over are compared loosely only once this share of the alias is found
 MIDDLE_DISCOUNT = 0.5  # a missing middle name of a person weighs half: "Sirajuddin Haqqani"
 REPORT_FLOOR = 50.0  # candidates below this are not reported at all
+NEAR_MISS_CAP = 70.0  # most a name scores when a word of it pairs only as a near miss, or its numbers differ:
+# ranked above names sharing less, but below any threshold in use (never a hit)
 LIKENESS_CAP = 45.0  # most a pair of names scores on the likeness of their letters alone (below the floor)
 MAX_JOIN = 3  # adjacent tokens joined when looking for spacing variants
 SHORT_JOIN = 0.85  # a join across a word of one or two letters counts for this share (see _candidate_pairs)
@@ -272,12 +281,40 @@ def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scor
         matched += value
         chosen.append((au, qu, sim, rule))
 
+    if alias.total > 0 and matched / alias.total >= RESIDUE_GATE - 1e-9:
+        loose = residue_pairs(alias.norm.tokens, a_used, q_tokens, q_used)
+        near = [p for p in loose if p[3].startswith(NEAR_MISS_RULE)]
+        if near:
+            # a near miss may lift a score to NEAR_MISS_CAP, never lower one: scored with and without
+            without = _finish(query, alias, weight, a_used[:], q_used[:], matched, chosen[:],
+                              [p for p in loose if p not in near])
+            found = _finish(query, alias, weight, a_used, q_used, matched, chosen, loose)
+            if found.score > NEAR_MISS_CAP:
+                found.score = NEAR_MISS_CAP
+                found.conflict = "; ".join(filter(None, (found.conflict,
+                                  f"a word pairs only as a near miss: score capped at {NEAR_MISS_CAP:g}")))
+            return found if found.score > without.score else without
+        return _finish(query, alias, weight, a_used, q_used, matched, chosen, loose)
+    return _finish(query, alias, weight, a_used, q_used, matched, chosen, [])
+
+
+def _finish(
+    query: Query,
+    alias: IndexedAlias,
+    weight: TokenWeights,
+    a_used: list[bool],
+    q_used: list[bool],
+    matched: float,
+    chosen: list[tuple[_Unit, _Unit, float, str]],
+    loose: list[tuple[int, int, float, str]],
+) -> Scored:
+    """The score once tokens are paired: coverage, extra words, conflicts and the top for the kind of match."""
+    q_tokens = query.norm.tokens
+    for i, j, sim, rule in loose:
+        a_used[i] = q_used[j] = True
+        matched += alias.weights[i] * sim
+        chosen.append((_Unit(alias.norm.tokens[i], i, i), _Unit(q_tokens[j], j, j), sim, rule))
     total = alias.total
-    if total > 0 and matched / total >= RESIDUE_GATE - 1e-9:
-        for i, j, sim, rule in residue_pairs(alias.norm.tokens, a_used, q_tokens, q_used):
-            a_used[i] = q_used[j] = True
-            matched += alias.weights[i] * sim
-            chosen.append((_Unit(alias.norm.tokens[i], i, i), _Unit(q_tokens[j], j, j), sim, rule))
     if alias.total > alias.least_total and a_used[0] and a_used[-1]:
         total -= MIDDLE_DISCOUNT * sum(w for w, used in zip(alias.weights[1:-1], a_used[1:-1]) if not used)
     extras = [j for j, used in enumerate(q_used) if not used]
@@ -294,17 +331,21 @@ def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scor
         TokenWeights.prior(q_tokens[j]) >= 1.0 for j in extras
     )
     penalty = ratio if alias.weak or replaced else EXTRA_PENALTY_CAP * ratio
-    conflicts = [c for c in (_kind_conflict(alias, a_used, [q_tokens[j] for j in extras]),) if c]
-    if conflicts:
-        penalty = 1.0 - (1.0 - penalty) * (1.0 - KIND_CONFLICT_PENALTY)
-    for conflict in (
-        _number_conflict(q_tokens, alias.norm.tokens),
-        _patronymic_conflict(alias.norm.tokens, a_used, q_tokens, extras),
-        _lineage_conflict(alias.norm.tokens, q_tokens, chosen),
+    conflicts = []
+    extra_tokens = [q_tokens[j] for j in extras]
+    number_conflict = _number_conflict(q_tokens, alias.norm.tokens)
+    for conflict, cost in (
+        (_kind_conflict(alias, a_used, extra_tokens), KIND_CONFLICT_PENALTY),
+        (_place_conflict(alias, a_used, extra_tokens), PLACE_CONFLICT_PENALTY),
+        (_legal_conflict(query.norm, alias.norm), LEGAL_CONFLICT_PENALTY),
+        (number_conflict, NUMBER_CONFLICT_PENALTY),
+        (_one_number(q_tokens, alias.norm.tokens), ONE_NUMBER_PENALTY),
+        (_patronymic_conflict(alias.norm.tokens, a_used, q_tokens, extras), LINEAGE_CONFLICT_PENALTY),
+        (_lineage_conflict(alias.norm.tokens, q_tokens, chosen), LINEAGE_CONFLICT_PENALTY),
     ):
         if conflict:
             conflicts.append(conflict)
-            penalty = 1.0 - (1.0 - penalty) * (1.0 - NUMBER_CONFLICT_PENALTY)
+            penalty = 1.0 - (1.0 - penalty) * (1.0 - cost)
     top = 100.0
     if extras:
         top = WITH_EXTRAS_MAX  # a name carrying the alias and more ranks below any name equal to it
@@ -313,6 +354,9 @@ def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scor
     elif plain(query.norm.original) not in alias.written:
         top = NORMALISED_EQUAL  # 100 is reserved for the alias as written
     score = round(max(0.0, min(100.0, top * coverage * (1.0 - penalty))), 1)
+    if number_conflict and score > NEAR_MISS_CAP:
+        score = NEAR_MISS_CAP
+        conflicts.append(f"numbers differ: score capped at {NEAR_MISS_CAP:g}")
     if extras and replaced:
         conflicts.append("a distinctive word of the alias is replaced by another: every extra word counts fully")
     if score < LIKENESS_CAP and query.pairs is None:
@@ -368,6 +412,15 @@ def _number_conflict(q_tokens: Sequence[str], a_tokens: Sequence[str]) -> str | 
     return None
 
 
+def _one_number(q_tokens: Sequence[str], a_tokens: Sequence[str]) -> str | None:
+    """Only one name carries a number: "Bowne Global Solutions" / "Bowne Global Solutions II" may be two
+    of a series, so the pair ranks a little below the same name; never enough to drop a hit."""
+    q, a = numbers_of(tuple(q_tokens)), numbers_of(tuple(a_tokens))
+    if bool(q) == bool(a):
+        return None
+    return f"only the {'input' if q else 'alias'} carries a number: {', '.join(sorted(q or a))}"
+
+
 def _kind_conflict(alias: IndexedAlias, a_used: list[bool], extras: list[str]) -> str | None:
     """The input names another kind of organisation: the alias's kind words ("Institute of Computing")
     are missing and the input has kind words of its own in their place ("Shipyard", "University").
@@ -384,6 +437,30 @@ def _kind_conflict(alias: IndexedAlias, a_used: list[bool], extras: list[str]) -
     if not own:
         return None
     return f"another kind of organisation: input has {', '.join(own)} where the alias has {', '.join(missing)}"
+
+
+def _legal_conflict(query: NormalizedName, alias: NormalizedName) -> str | None:
+    """Both names give a legal form and no kind is shared ("Deutsche Bank AG" / "Deutsche Bank GmbH"):
+    likely two companies of one group. A small cost, so that such a pair ranks below the same company."""
+    if not (query.legal_forms and alias.legal_forms):
+        return None
+    mine, theirs = legal_kinds(query.legal_forms), legal_kinds(alias.legal_forms)
+    if not mine or not theirs or mine & theirs:
+        return None
+    return f"legal forms differ: input {', '.join(query.legal_forms)}, alias {', '.join(alias.legal_forms)}"
+
+
+def _place_conflict(alias: IndexedAlias, a_used: list[bool], extras: list[str]) -> str | None:
+    """The input names another place where the alias names one ("Bank of China (Hong Kong)" / "(Australia)"):
+    a branch or sister company elsewhere, a separate legal entity. A place on one side only is no
+    conflict: a subsidiary named for its country still carries the party's name."""
+    missing = [t for t, used in zip(alias.norm.tokens, a_used) if not used and is_place(t)]
+    if not missing:
+        return None
+    own = [t for t in extras if is_place(t)]
+    if not own:
+        return None
+    return f"another place: input has {', '.join(own)} where the alias has {', '.join(missing)}"
 
 
 def _explain(scored: Scored) -> Explanation:

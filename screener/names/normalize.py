@@ -57,6 +57,7 @@ class NormalizedName:
     original: str
     tokens: tuple[str, ...]
     rules: tuple[str, ...]
+    legal_forms: tuple[str, ...] = ()  # the legal forms removed, as found ("gmbh", "co ltd")
 
     @property
     def text(self) -> str:
@@ -461,7 +462,22 @@ def _normalize(text: str) -> NormalizedName:
         tokens.append(word)
     if legal:
         rules.append("legal form removed: " + ", ".join(dict.fromkeys(reversed(legal))))
-    return NormalizedName(original=original, tokens=tuple(tokens), rules=tuple(dict.fromkeys(rules)))
+    return NormalizedName(original=original, tokens=tuple(tokens), rules=tuple(dict.fromkeys(rules)),
+                          legal_forms=tuple(dict.fromkeys(legal)))
+
+
+@lru_cache(maxsize=4096)
+def legal_kinds(forms: tuple[str, ...]) -> frozenset[str]:
+    """The kinds of company that legal forms name, by rigour's generic org types ("GmbH", "Ltd" and
+    "S.A.R.L." are all "llc"; "AG", "S.A." and "plc" are "jsc"); empty for forms rigour does not know.
+    Forms come from a small closed set, so the cache stays small."""
+    kinds: set[str] = set()
+    for form in forms:
+        try:
+            kinds.update(kind for _, kind in extract_org_types(form, generic=True))
+        except Exception:  # rigour raises on odd input; the kind is then unknown
+            continue
+    return frozenset(kinds)
 
 
 def is_generic(token: str) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein
 
 from screener.names.caches import bounded_cache
 from screener.names.normalize import is_generic
@@ -27,7 +27,7 @@ from screener.names.phonetics import (
     spelling_key,
     vowel_key,
 )
-from screener.names.words import different_words
+from screener.names.words import different_words, is_frequent_word, same_word
 
 SPELLING_SIMILARITY = 0.95  # one word in two romanisations: Tsvetkov / Cvetkov
 VOWEL_SIMILARITY = 0.74  # the consonants agree, the vowels are heard differently: Osama / Usama (a
@@ -39,6 +39,9 @@ UNLIKELY_TYPO_SIMILARITY = 0.7  # one substitution between letters far apart on 
 RESIDUE_CUTOFF = 0.8  # Jaro-Winkler similarity a left-over pair needs to count ("Scholz" / "Schulze")
 RESIDUE_SHARE = 0.6  # a left-over pair counts for this share of its similarity
 INITIAL_SIMILARITY = 0.6  # "V." for "Vladimir"
+NEAR_MISS_CUTOFF = 0.6  # how alike (Indel ratio) two left-over words that are not one word must be to rank
+NEAR_MISS_SHARE = 0.5  # ... and the share of that likeness they count for (the score is then capped)
+NEAR_MISS_RULE = "near miss"
 MAX_FUZZY_EDITS = 3
 PINYIN_LETTERS = 3  # letters a syllable needs on average for a word to be read as pinyin (see _other_pinyin)
 
@@ -153,10 +156,16 @@ def _other_pinyin(alias_token: str, input_token: str) -> bool:
 
 
 def _known_other(alias_token: str, input_token: str) -> bool:
-    """A known word or place in the input is no typo of a name or of another word ("Xining" / "Xinjiang"),
-    nor one common word a typo of another ("Traders" / "Trainers", see `words`), in either direction."""
-    if is_generic(input_token) and (not is_generic(alias_token) or alias_token[:4] != input_token[:4]):
-        return True
+    """Two known words are not typos of each other, in either direction: two places or org words
+    ("Xining" / "Xinjiang"), a place and a common word, two common words ("Traders" / "Trainers", see
+    `words`). A word that is neither is free to be a typo of a known one, on either side ("Chima" for
+    "China", "Jorgan" for "Jordan"): the list and the customer file both carry slips."""
+    generic_alias, generic_input = is_generic(alias_token), is_generic(input_token)
+    if generic_alias and generic_input:
+        return alias_token[:4] != input_token[:4]
+    if generic_alias or generic_input:
+        other = input_token if generic_alias else alias_token
+        return is_frequent_word(other) and not same_word(alias_token, input_token)
     return different_words(alias_token, input_token)
 
 
@@ -198,10 +207,18 @@ def residue_pairs(
                     found.append((INITIAL_SIMILARITY, i, j, "initial"))
                 continue
             if is_generic(a) or is_generic(q) or _other_pinyin(a, q) or different_words(a, q):
-                continue  # loose pairs are for names: a known word or place is never loosely another
-            sim = JaroWinkler.similarity(a, q)
+                sim = 0.0  # loose pairs are for names: a known word or place is never loosely another
+            else:
+                sim = JaroWinkler.similarity(a, q)
             if sim >= RESIDUE_CUTOFF:
                 found.append((RESIDUE_SHARE * sim, i, j, f"similar word (Jaro-Winkler {sim:.2f})"))
+                continue
+            likeness = Indel.normalized_similarity(a, q)
+            if likeness >= NEAR_MISS_CUTOFF:
+                # two words that are not one ("Tom" / "Tim", "Motors" / "Mortars") rank the pair above
+                # names sharing nothing, but never make it a hit (see matcher.NEAR_MISS_CAP)
+                found.append((NEAR_MISS_SHARE * likeness * RESIDUE_SHARE, i, j,
+                              f"{NEAR_MISS_RULE}: different words, {likeness:.0%} alike"))
     found.sort(key=lambda f: -f[0])
     out, a_taken, q_taken = [], set(), set()
     for sim, i, j, rule in found:

@@ -47,10 +47,15 @@ def _spelling(word: str) -> str:
     return word[:-1] + "i" if word.endswith("y") else word  # industry / industrial
 
 
+def same_word(a: str, b: str) -> bool:
+    """One word in two spellings or inflections ("agriculture" / "agricultural", "colour" / "color")."""
+    if a == b:
+        return True
+    a, b = sorted((_spelling(a), _spelling(b)), key=len)
+    return a == b or (b.startswith(a) and b[len(a) :] in _ENDINGS)
+
+
 def different_words(a: str, b: str) -> bool:
     """Two different common words ("traders" / "trainers"), neither a spelling nor an inflection of the
     other ("agriculture" / "agricultural" are one word)."""
-    if a == b or not (is_frequent_word(a) and is_frequent_word(b)):
-        return False
-    a, b = sorted((_spelling(a), _spelling(b)), key=len)
-    return a != b and not (b.startswith(a) and b[len(a) :] in _ENDINGS)
+    return is_frequent_word(a) and is_frequent_word(b) and not same_word(a, b)
