@@ -380,3 +380,15 @@ def test_a_number_on_one_side_only_ranks_below_the_same_name():
 def test_a_typo_of_a_known_word_matches_in_both_directions(typo, word):
     """Only two known words are kept apart; a slip that lands on no word is a slip on either side."""
     assert min(both(typo, word)) >= T
+
+
+@pytest.mark.parametrize("wade_giles, pinyin", [
+    ("Liu Hsiao-chung", "Liu Xiaozhong"),
+    ("Tsao Tse-hsin Trading", "Zao Zexin Trading"),
+])
+def test_wade_giles_names_meet_their_pinyin(wade_giles, pinyin):
+    """Older romanisation of Chinese names (pypinyin's Wade-Giles table), read once one syllable is
+    unmistakably Wade-Giles (hs-, ts-, tz-, ss-, -ih), so Korean "Cho" or "Chung" stays as written."""
+    assert min(both(wade_giles, pinyin)) >= T
+    assert any(r.startswith("Wade-Giles read as pinyin") for r in normalize(wade_giles).rules)
+    assert tokens("Chung Mong-hwan") == ("chung", "mong", "hwan")

@@ -72,9 +72,10 @@ def vocabulary() -> _Vocabulary:
     return _Vocabulary(*_compiled_terms())
 
 
-def _compiled_terms() -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    """terms.yaml, the pinyin reading of each of its Chinese terms and pinyin's syllables
-    (`_pinyin_syllables`), kept as JSON under SCREENER_HOME.
+def _compiled_terms() -> tuple[dict[str, Any], dict[str, str], list[str], dict[str, str]]:
+    """terms.yaml, the pinyin reading of each of its Chinese terms, pinyin's syllables
+    (`_pinyin_syllables`) and the Wade-Giles syllables to read as pinyin (`_wade_giles`), kept as JSON
+    under SCREENER_HOME.
 
     Parsing the YAML and loading pypinyin's dictionaries took a third of a CLI start; the JSON copy is
     named by the hash of terms.yaml and pypinyin's version, so an edit or an upgrade compiles a new one,
@@ -85,7 +86,7 @@ def _compiled_terms() -> tuple[dict[str, Any], dict[str, str], list[str]]:
     path = home_path() / TERMS_CACHE / f"{digest}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return data["terms"], data["readings"], data["syllables"]
+        return data["terms"], data["readings"], data["syllables"], data["wade_giles"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     import yaml
@@ -95,11 +96,42 @@ def _compiled_terms() -> tuple[dict[str, Any], dict[str, str], list[str]]:
     han = {*terms["chinese_places"], *(t for t in terms["chinese_terms"] if len(t) >= 2)}
     readings = {term: "".join(lazy_pinyin(term)) for term in sorted(han)}
     syllables = _pinyin_syllables()
-    data = {"terms": terms, "readings": readings, "syllables": syllables}
+    wade_giles = _wade_giles(syllables)
+    data = {"terms": terms, "readings": readings, "syllables": syllables, "wade_giles": wade_giles}
     encoded = json.dumps(data, ensure_ascii=False)
     if json.loads(encoded) == data:  # only what JSON keeps as it is (string keys, lists)
         _write_private(path, encoded)
-    return terms, readings, syllables
+    return terms, readings, syllables, wade_giles
+
+
+_WADE_GILES_ONLY = re.compile(r"^(?:hs|ts|tz|ss|ch)|ung$|ih$")
+# spellings no other romanisation in the lists uses (Korean writes "Cho", "Chung", German "Jung"): one
+# such syllable in a name makes it a Wade-Giles name, whose other syllables are then read too
+_WADE_GILES_MARK = re.compile(r"^(?:hs|ts|tz|ss)|ih$")
+
+
+def _wade_giles(syllables: list[str]) -> dict[str, str]:
+    """Wade-Giles syllables, as written without apostrophes and umlauts, that pinyin never writes, each
+    with the pinyin syllable it stands for (pypinyin's own Wade-Giles table): "hsi" xi, "tse" ze,
+    "tung" dong, "chin" jin. Mao Tse-tung is Mao Zedong, Hsi Chin-ping is Xi Jinping.
+
+    Without the apostrophe, "chin" is jin or qin and "tung" dong or tong: the unaspirated reading is
+    taken, since the apostrophe is what is lost. Only syllables with a spelling of Wade-Giles alone
+    (hs-, ts-, tz-, ss-, ch-, -ung, -ih) are kept, so "ko", "to" or "jen" in other languages are left;
+    and a name's syllables are read only when one of them is unmistakable (`_WADE_GILES_MARK`)."""
+    from pypinyin.style.wadegiles import to_wade_glides
+
+    pinyin = set(syllables)
+    best: dict[str, tuple[bool, str]] = {}
+    for syllable in syllables:
+        written = to_wade_glides(syllable)
+        plain = written.replace("'", "").replace("v", "u")
+        if plain in pinyin or not plain.isalpha() or not _WADE_GILES_ONLY.search(plain):
+            continue
+        rank = ("'" in written, syllable)  # unaspirated first
+        if plain not in best or rank < best[plain]:
+            best[plain] = rank
+    return {plain: syllable for plain, (_, syllable) in sorted(best.items())}
 
 
 def _pinyin_syllables() -> list[str]:
@@ -130,8 +162,11 @@ def _write_private(path: Path, text: str) -> None:
 class _Vocabulary:
     """The normaliser's tables, compiled once."""
 
-    def __init__(self, terms: dict[str, Any], readings: dict[str, str], syllables: list[str]) -> None:
+    def __init__(
+        self, terms: dict[str, Any], readings: dict[str, str], syllables: list[str], wade_giles: dict[str, str]
+    ) -> None:
         self.pinyin_syllables = frozenset(syllables)
+        self.wade_giles = wade_giles
         self.legal_forms = frozenset(terms["legal_forms"])
         self.legal_phrases = frozenset(tuple(p.split()) for p in terms["legal_phrases"])
         self.script_legal_forms = tuple(terms["script_legal_forms"])
@@ -447,6 +482,7 @@ def _normalize(text: str) -> NormalizedName:
     kept, legal = _strip_legal(words, _legal_spans(words))
     kept = read_numbers(strip_vessel_prefix(kept, rules), rules)  # again: a legal form led ("OAO SS Volga")
 
+    wade_giles = vocab.wade_giles if any(w in vocab.wade_giles and _WADE_GILES_MARK.search(w) for w in kept) else {}
     tokens: list[str] = []
     for word in kept:
         if word in vocab.abbreviations:
@@ -458,6 +494,11 @@ def _normalize(text: str) -> NormalizedName:
         if canonical:
             rules.append(f"romanisation variant: {word}→{canonical}")
             tokens.append(canonical)
+            continue
+        pinyin = wade_giles.get(word)
+        if pinyin:
+            rules.append(f"Wade-Giles read as pinyin: {word}→{pinyin}")
+            tokens.append(pinyin)
             continue
         tokens.append(word)
     if legal:
