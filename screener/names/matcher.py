@@ -86,6 +86,7 @@ NORMALISED_EQUAL = 99.0  # equal only after normalisation (legal form, script, s
 WITH_EXTRAS_MAX = 98.0  # a name carrying the alias and more (a subsidiary): below an equal name
 RESIDUE_GATE = 0.5  # words left over are compared loosely only once this share of the alias is found
 MIDDLE_DISCOUNT = 0.5  # a missing middle name of a person weighs half: "Sirajuddin Haqqani"
+SHORT_FORM_SHARE = 0.25  # a person's names missing from a short form weigh this share (see `_short_form`)
 REPORT_FLOOR = 50.0  # candidates below this are not reported at all
 NEAR_MISS_CAP = 70.0  # most a name scores when a word of it pairs only as a near miss, or its numbers differ:
 # ranked above names sharing less, but below any threshold in use (never a hit)
@@ -132,6 +133,7 @@ class IndexedAlias:
     unit_weights: tuple[float, ...]  # summed weight of the tokens each unit covers
     written: frozenset[str]  # the party's names with these tokens, as written (see `plain`)
     least_total: float  # the total once missing middle names are discounted: what scores are bounded by
+    short_least: float  # ... and for a short form of a person's name (two names or more found, none extra)
 
 
 # what an input unit can pair with: alias unit text -> [(input unit, similarity, rule)]
@@ -315,9 +317,13 @@ def _finish(
         matched += alias.weights[i] * sim
         chosen.append((_Unit(alias.norm.tokens[i], i, i), _Unit(q_tokens[j], j, j), sim, rule))
     total = alias.total
-    if alias.total > alias.least_total and a_used[0] and a_used[-1]:
-        total -= MIDDLE_DISCOUNT * sum(w for w, used in zip(alias.weights[1:-1], a_used[1:-1]) if not used)
     extras = [j for j, used in enumerate(q_used) if not used]
+    if alias.short_least < alias.least_total and not extras and sum(a_used) >= 2:
+        # a short form of a person's name: every name of the input found, two at least, the others
+        # of the listed name left out ("Abdul Ghani Turk", "Fazl Rabi" for longer listed names)
+        total -= (1.0 - SHORT_FORM_SHARE) * sum(w for w, used in zip(alias.weights, a_used) if not used)
+    elif alias.total > alias.least_total and a_used[0] and a_used[-1]:
+        total -= MIDDLE_DISCOUNT * sum(w for w, used in zip(alias.weights[1:-1], a_used[1:-1]) if not used)
     acronyms = _acronyms(q_tokens, extras)
     if acronyms:
         extras = [j for j in extras if j not in acronyms]
@@ -624,13 +630,20 @@ class AliasIndex:
             indexed = index_alias(idx, alias, norm, self.weight, frozenset(written))
             self.aliases.append(indexed)
             for unit, unit_weight in zip(indexed.units, indexed.unit_weights):
-                share = 100.0 * unit_weight / indexed.least_total if indexed.least_total else 0.0
+                share = 100.0 * unit_weight / indexed.short_least if indexed.short_least else 0.0
                 postings[unit.text].append((a_idx, share))
         self._postings = {key: sorted(p, key=lambda x: -x[1]) for key, p in postings.items()}
         # per alias: its index keys, the tokens each covers (a bit mask) and their weight (`candidates`)
         self._spans: list[dict[str, tuple[int, float]]] = [_spans(a) for a in self.aliases]
         singles = {t for a in self.aliases for t in a.norm.tokens}
         self._singles = frozenset(singles)
+        # aliases by their initials ("kui" for "Khuddam ul Islam"): an input word that is an alias's
+        # initials pairs with all of it (`_candidate_pairs`), which no token key finds
+        acronyms: dict[str, list[int]] = defaultdict(list)
+        for a_idx, indexed in enumerate(self.aliases):
+            if MIN_ACRONYM <= len(indexed.norm.tokens) <= MAX_ACRONYM and (initials := _initials(indexed.norm.tokens)):
+                acronyms[initials].append(a_idx)
+        self._acronyms = dict(acronyms)
         # keys by first letter and by first two, all and single-token only: a joined input unit is only
         # ever paired with a single alias token (joins on both sides are never scored), so it need not
         # search joined keys; a typo keeps the first letter or swaps it with the second (token_similarity)
@@ -717,8 +730,16 @@ class AliasIndex:
         if not pairs:
             return []
         floor = min(floor, 100.0 * RESIDUE_GATE)  # left-over words can lift an alias half found (score_alias)
-        least = (floor - 0.1) / len(pairs)  # scores are rounded to 0.1
         best_sim = {key: max(found[1] for found in pairs_of) for key, pairs_of in pairs.items()}
+        q_tokens = query.norm.tokens
+        # the input's initials as an alias's word ("PLA" for "People's Liberation Army"), and the input's
+        # words as an alias's initials: acronym pairs of `_candidate_pairs`, worth ACRONYM_SIMILARITY
+        initials = _initials(q_tokens) if MIN_ACRONYM <= len(q_tokens) <= MAX_ACRONYM else ""
+        if initials in self._postings:
+            best_sim[initials] = max(best_sim.get(initials, 0.0), ACRONYM_SIMILARITY)
+        whole = {a_idx for t in set(q_tokens) for a_idx in self._acronyms.get(t, ())} \
+            if 100.0 * ACRONYM_SIMILARITY >= floor else set()
+        least = (floor - 0.1) / len(best_sim)  # scores are rounded to 0.1
         seeds: set[int] = set()
         for key, sim in best_sim.items():
             cut = least / sim  # a key is worth its share times the best similarity it pairs with
@@ -730,9 +751,8 @@ class AliasIndex:
         aliases, spans = self.aliases, self._spans
         for a_idx in seeds:
             alias = aliases[a_idx]
-            if not alias.least_total:
+            if not alias.short_least:
                 continue
-            need = (floor - 0.1) * alias.least_total / 100.0
             keys = spans[a_idx]
             got, covered, overlap = 0.0, 0, False
             for key, sim in best_sim.items():
@@ -741,6 +761,9 @@ class AliasIndex:
                     overlap = overlap or bool(covered & span[0])
                     covered |= span[0]
                     got += sim * span[1]
+            # a short form of a person's name needs two of its tokens found (score_alias)
+            least = alias.short_least if covered.bit_count() >= 2 else alias.least_total
+            need = (floor - 0.1) * least / 100.0
             if got < need:
                 continue  # the sum over keys is at least the bound, overlapping or not
             if overlap:  # keys sharing tokens: each token counts once, at its best similarity
@@ -751,6 +774,8 @@ class AliasIndex:
                 if got < need:
                     continue
             out.append(a_idx)
+        if whole:
+            out.extend(whole.difference(out))
         return out
 
     def match(
@@ -832,7 +857,16 @@ def index_alias(
     tokens = norm.tokens
     if len(tokens) >= 3 and TokenWeights.prior(tokens[0]) >= 1.0 and TokenWeights.prior(tokens[-1]) >= 1.0:
         least -= MIDDLE_DISCOUNT * sum(weights[1:-1])  # a person's middle names (see score_alias)
-    return IndexedAlias(party, alias, norm, weights, total, weak, units, unit_weights, written, least)
+    short = SHORT_FORM_SHARE * total if _person_shaped(tokens) else least
+    return IndexedAlias(party, alias, norm, weights, total, weak, units, unit_weights, written, least, short)
+
+
+def _person_shaped(tokens: tuple[str, ...]) -> bool:
+    """Three names or more, each a name (no word for a kind of body, place or legal form, no number):
+    a listed person's full name, which customers often write short."""
+    return len(tokens) >= 3 and all(
+        not t.isdigit() and (TokenWeights.prior(t) >= 1.0 or is_minor_part(t)) for t in tokens
+    )
 
 
 def _split_alias(alias: Alias) -> list[Alias]:

@@ -42,6 +42,7 @@ from screener.names.caches import bounded_cache
 from screener.names.evasion import join_letters, join_single_letters, unleet
 from screener.names.numbers import read_numbers
 from screener.names.vessels import strip_vessel_prefix
+from screener.names.words import frequent_words
 
 MAX_NAME_CHARS = 1000  # longer inputs are screened on their first MAX_NAME_CHARS characters
 # per process: names of at most NORMALIZE_CACHE_CHARS characters are kept, NORMALIZE_CACHE_ENTRIES of them
@@ -72,21 +73,22 @@ def vocabulary() -> _Vocabulary:
     return _Vocabulary(*_compiled_terms())
 
 
-def _compiled_terms() -> tuple[dict[str, Any], dict[str, str], list[str], dict[str, str]]:
+def _compiled_terms() -> tuple[dict[str, Any], dict[str, str], list[str], dict[str, str], list[str]]:
     """terms.yaml, the pinyin reading of each of its Chinese terms, pinyin's syllables
-    (`_pinyin_syllables`) and the Wade-Giles syllables to read as pinyin (`_wade_giles`), kept as JSON
-    under SCREENER_HOME.
+    (`_pinyin_syllables`), the Wade-Giles syllables to read as pinyin (`_wade_giles`) and the frequent
+    English words (`words.frequent_words`), kept as JSON under SCREENER_HOME.
 
     Parsing the YAML and loading pypinyin's dictionaries took a third of a CLI start; the JSON copy is
-    named by the hash of terms.yaml and pypinyin's version, so an edit or an upgrade compiles a new one,
-    and pypinyin then loads only when a Han character is actually seen (`_segment_han`).
+    named by the hash of terms.yaml and the versions of pypinyin and wordfreq, so an edit or an upgrade
+    compiles a new one; pypinyin then loads only when a Han character is actually seen (`_segment_han`),
+    and wordfreq (a fifth of a second to import) not at all.
     """
     text = resources.files("screener.names").joinpath("terms.yaml").read_text(encoding="utf-8")
-    digest = hashlib.sha256(f"{text}\0{version('pypinyin')}".encode()).hexdigest()[:24]
+    digest = hashlib.sha256(f"{text}\0{version('pypinyin')}\0{version('wordfreq')}".encode()).hexdigest()[:24]
     path = home_path() / TERMS_CACHE / f"{digest}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return data["terms"], data["readings"], data["syllables"], data["wade_giles"]
+        return data["terms"], data["readings"], data["syllables"], data["wade_giles"], data["frequent"]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     import yaml
@@ -97,11 +99,13 @@ def _compiled_terms() -> tuple[dict[str, Any], dict[str, str], list[str], dict[s
     readings = {term: "".join(lazy_pinyin(term)) for term in sorted(han)}
     syllables = _pinyin_syllables()
     wade_giles = _wade_giles(syllables)
-    data = {"terms": terms, "readings": readings, "syllables": syllables, "wade_giles": wade_giles}
+    frequent = frequent_words()
+    data = {"terms": terms, "readings": readings, "syllables": syllables, "wade_giles": wade_giles,
+            "frequent": frequent}
     encoded = json.dumps(data, ensure_ascii=False)
     if json.loads(encoded) == data:  # only what JSON keeps as it is (string keys, lists)
         _write_private(path, encoded)
-    return terms, readings, syllables, wade_giles
+    return terms, readings, syllables, wade_giles, frequent
 
 
 _WADE_GILES_ONLY = re.compile(r"^(?:hs|ts|tz|ss|ch)|ung$|ih$")
@@ -163,10 +167,16 @@ class _Vocabulary:
     """The normaliser's tables, compiled once."""
 
     def __init__(
-        self, terms: dict[str, Any], readings: dict[str, str], syllables: list[str], wade_giles: dict[str, str]
+        self,
+        terms: dict[str, Any],
+        readings: dict[str, str],
+        syllables: list[str],
+        wade_giles: dict[str, str],
+        frequent: list[str],
     ) -> None:
         self.pinyin_syllables = frozenset(syllables)
         self.wade_giles = wade_giles
+        self.frequent_words = frozenset(frequent)
         self.legal_forms = frozenset(terms["legal_forms"])
         self.legal_phrases = frozenset(tuple(p.split()) for p in terms["legal_phrases"])
         self.script_legal_forms = tuple(terms["script_legal_forms"])

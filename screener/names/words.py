@@ -3,9 +3,9 @@
 "Summit Traders" and "Summit Trainers", "Cardinal Health" and "Cardinal Wealth" are one edit or two
 apart, but each is a word people write on purpose: a slip of the keyboard rarely lands on another
 common word. Frequencies come from wordfreq's small English table (about 29,000 words used at least
-once in a million, from many corpora; importing wordfreq takes about a fifth of a second, reading the
-table a few hundredths), so the rule needs no word list of our own. British and American spellings of
-one word ("colour" / "color", "defence" / "defense") are one word, and stay comparable.
+once in a million, from many corpora), so the rule needs no word list of our own; they are compiled
+once with the normaliser's terms, since importing wordfreq takes about a fifth of a second. British
+and American spellings of one word ("colour" / "color", "defence" / "defense") are one word.
 """
 
 from __future__ import annotations
@@ -19,19 +19,26 @@ _DOUBLED = re.compile(r"(.)\1+")
 _ENDINGS = frozenset({"s", "es", "al", "ed", "ing", "er", "ers", "ly", "ic", "ical", "ial"})  # after _spelling
 
 
-@lru_cache(maxsize=1)
-def _frequent() -> frozenset[str]:
-    """The words of the table at FREQUENT_ZIPF or more (zipf is log10 of uses per billion words):
-    one set lookup a word, where wordfreq's own lookup first tokenises it. Imported here, on the
-    first comparison of two words, so that a start-up that compares none does not pay for it."""
+def frequent_words() -> list[str]:
+    """The words of the table at FREQUENT_ZIPF or more (zipf is log10 of uses per billion words), four
+    letters or longer. Compiled once with the normaliser's terms (`normalize._compiled_terms`), so a
+    start-up reads them from JSON and never imports wordfreq."""
     from wordfreq import get_frequency_dict
 
     least = 10 ** (FREQUENT_ZIPF - 9)
-    return frozenset(w for w, f in get_frequency_dict("en", wordlist="small").items() if f >= least and len(w) >= 4)
+    return sorted(w for w, f in get_frequency_dict("en", wordlist="small").items() if f >= least and len(w) >= 4)
+
+
+@lru_cache(maxsize=1)
+def _frequent() -> frozenset[str]:
+    from screener.names.normalize import vocabulary
+
+    return vocabulary().frequent_words
 
 
 def is_frequent_word(token: str) -> bool:
-    """Whether a token is a common English word (names as common as "Victor" count too)."""
+    """Whether a token is a common English word (names as common as "Victor" count too): one set lookup,
+    where wordfreq's own lookup first tokenises the word."""
     return token in _frequent()
 
 
