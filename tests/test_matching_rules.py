@@ -351,7 +351,8 @@ def test_another_place_costs_a_sister_branch_its_rank():
     same = screener.compare("Veltrax Holdings (Austria)", "Veltrax Holdings").score
     other = screener.compare("Veltrax Holdings (Austria)", "Veltrax Holdings (Portugal)").score
     assert other < same
-    assert any(r.startswith("another place") for r in rules_of("Veltrax Holdings (Austria)", "Veltrax Holdings (Portugal)"))
+    sister = rules_of("Veltrax Holdings (Austria)", "Veltrax Holdings (Portugal)")
+    assert any(r.startswith("another place") for r in sister)
     # a place on one side only is a subsidiary carrying the name: still a hit, and no conflict named
     assert same >= T
     assert not any(r.startswith("another place") for r in rules_of("Veltrax Holdings (Austria)", "Veltrax Holdings"))
@@ -392,3 +393,15 @@ def test_wade_giles_names_meet_their_pinyin(wade_giles, pinyin):
     assert min(both(wade_giles, pinyin)) >= T
     assert any(r.startswith("Wade-Giles read as pinyin") for r in normalize(wade_giles).rules)
     assert tokens("Chung Mong-hwan") == ("chung", "mong", "hwan")
+
+
+def test_one_hangul_syllable_more_or_less_is_another_name():
+    """Each Hangul syllable is read one way: a syllable spelt otherwise is another name part, never a typo."""
+    assert max(both("최종훈", "최정훈")) < T  # jong / jeong scored 84.5 as a loose pair before
+    assert screener.compare("최정훈", "최정훈").score == 100.0
+
+
+def test_french_spelt_patronymics_are_patronymics():
+    a, b = "Gennady Pavlovich Surikov", "Gennady Olegovitch Surikov"
+    assert max(both(a, b)) < 60  # 77.9 and 90.5 before: "-ovitch" was not read as a patronymic
+    assert any(r.startswith("patronymics differ") for r in rules_of(a, b))

@@ -64,8 +64,8 @@ from screener.names.numbers import numbers_of
 from screener.names.persons import has_lineage, is_lineage, is_minor_part, is_patronymic
 from screener.names.phonetics import sound_key, spelling_key, vowel_key
 from screener.names.similarity import (
-    abjad_similarity,
     NEAR_MISS_RULE,
+    abjad_similarity,
     residue_pairs,
     token_similarity,
     typo_budget,
@@ -206,6 +206,14 @@ def _script_side(original: str) -> int:
     return 2 if any(c.isascii() and c.isalpha() for c in original) else 0
 
 
+_HANGUL = re.compile("[\uac00-\ud7a3]")
+
+
+@bounded_cache(maxsize=65536, max_chars=LOOKUP_CACHE_CHARS)
+def _hangul(original: str) -> bool:
+    return bool(_HANGUL.search(original))
+
+
 def _across_abjad(query: Query, alias: IndexedAlias) -> bool:
     """One name is written in an abjad and the other in Latin letters (see `abjad_similarity`)."""
     return {_script_side(query.norm.original), _script_side(alias.norm.original)} == {1, 2}
@@ -214,7 +222,11 @@ def _across_abjad(query: Query, alias: IndexedAlias) -> bool:
 def _candidate_pairs(query: Query, alias: IndexedAlias) -> list[tuple[float, float, str, _Unit, _Unit]]:
     out = []
     a_tokens, q_tokens = alias.norm.tokens, query.norm.tokens
-    abjad = not (query.norm.original.isascii() and alias.norm.original.isascii()) and _across_abjad(query, alias)
+    ascii_only = query.norm.original.isascii() and alias.norm.original.isascii()
+    abjad = not ascii_only and _across_abjad(query, alias)
+    # both written in Hangul: each syllable is read one way, so a syllable spelt otherwise is another
+    # syllable, another name ("김정은" / "김종은"), never a typo
+    hangul = not ascii_only and _hangul(query.norm.original) and _hangul(alias.norm.original)
     for au, a_weight in zip(alias.units, alias.unit_weights):
         if query.pairs is not None:
             found = query.pairs.get(au.text, ())
@@ -232,7 +244,7 @@ def _candidate_pairs(query: Query, alias: IndexedAlias) -> list[tuple[float, flo
         a_joined = au.end != au.start
         for qu, sim, rule in found:
             q_joined = qu.end != qu.start
-            if a_joined and q_joined or sim == 0:
+            if a_joined and q_joined or sim == 0 or hangul and sim < 1.0:
                 continue  # joins on both sides add nothing
             if a_joined or q_joined:
                 joined = a_tokens[au.start : au.end + 1] if a_joined else q_tokens[qu.start : qu.end + 1]
@@ -284,7 +296,8 @@ def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scor
         chosen.append((au, qu, sim, rule))
 
     if alias.total > 0 and matched / alias.total >= RESIDUE_GATE - 1e-9:
-        loose = residue_pairs(alias.norm.tokens, a_used, q_tokens, q_used)
+        syllables = not query.norm.original.isascii() and _hangul(query.norm.original) and _hangul(alias.norm.original)
+        loose = residue_pairs(alias.norm.tokens, a_used, q_tokens, q_used, syllables)
         near = [p for p in loose if p[3].startswith(NEAR_MISS_RULE)]
         if near:
             # a near miss may lift a score to NEAR_MISS_CAP, never lower one: scored with and without

@@ -15,7 +15,9 @@ from screener.names.caches import bounded_cache
 from screener.names.phonetics import KEYED_CACHE_CHARS
 
 # East Slavic, Turkic and Icelandic patronymics: -ovich, -evna, -ogly, -kyzy, -dottir
-_PATRONYMIC = re.compile(r"^[a-z]{3,}(?:ovich|evich|ovych|evych|ovna|evna|ivna|ichna|ogly|oglu|kyzy|dottir)$")
+_PATRONYMIC = re.compile(
+    r"^[a-z]{3,}(?:ovich|evich|ovitch|evitch|ovych|evych|ovna|evna|ivna|ichna|ogly|oglu|kyzy|dottir)$"
+)
 _PARTICLES = frozenset(
     {
         "bin",

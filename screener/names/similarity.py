@@ -18,6 +18,7 @@ from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein
 
 from screener.names.caches import bounded_cache
 from screener.names.normalize import is_generic
+from screener.names.persons import is_patronymic
 from screener.names.phonetics import (
     KEYED_CACHE_CHARS,
     close_vowel_key,
@@ -188,9 +189,11 @@ def _typo(alias_token: str, input_token: str) -> tuple[float, str]:
 
 
 def residue_pairs(
-    a_tokens: Sequence[str], a_used: list[bool], q_tokens: Sequence[str], q_used: list[bool]
+    a_tokens: Sequence[str], a_used: list[bool], q_tokens: Sequence[str], q_used: list[bool], syllables: bool = False
 ) -> list[tuple[int, int, float, str]]:
     """Left-over words paired loosely, best first: an initial with its name, a word with a similar one.
+    With `syllables` (both names in Hangul, each word one syllable read one way), words that differ are
+    different syllables, so they pair as near misses at most.
 
     Only for an alias already half found (RESIDUE_GATE), so a loose pair strengthens a match found by
     the index but never finds one: the index's bound stays exact (see `AliasIndex.candidates`).
@@ -206,7 +209,7 @@ def residue_pairs(
                 if a[0] == q[0] and len(a) != len(q):
                     found.append((INITIAL_SIMILARITY, i, j, "initial"))
                 continue
-            if is_generic(a) or is_generic(q) or _other_pinyin(a, q) or different_words(a, q):
+            if syllables or is_generic(a) or is_generic(q) or _other_pinyin(a, q) or different_words(a, q):
                 sim = 0.0  # loose pairs are for names: a known word or place is never loosely another
             else:
                 sim = JaroWinkler.similarity(a, q)
@@ -214,7 +217,7 @@ def residue_pairs(
                 found.append((RESIDUE_SHARE * sim, i, j, f"similar word (Jaro-Winkler {sim:.2f})"))
                 continue
             likeness = Indel.normalized_similarity(a, q)
-            if likeness >= NEAR_MISS_CUTOFF:
+            if likeness >= NEAR_MISS_CUTOFF and not (is_patronymic(a) and is_patronymic(q)):  # two fathers
                 # two words that are not one ("Tom" / "Tim", "Motors" / "Mortars") rank the pair above
                 # names sharing nothing, but never make it a hit (see matcher.NEAR_MISS_CAP)
                 found.append((NEAR_MISS_SHARE * likeness * RESIDUE_SHARE, i, j,
