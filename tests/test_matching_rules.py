@@ -405,3 +405,14 @@ def test_french_spelt_patronymics_are_patronymics():
     a, b = "Gennady Pavlovich Surikov", "Gennady Olegovitch Surikov"
     assert max(both(a, b)) < 60  # 77.9 and 90.5 before: "-ovitch" was not read as a patronymic
     assert any(r.startswith("patronymics differ") for r in rules_of(a, b))
+
+
+def test_a_legal_form_written_onto_the_name_is_removed():
+    assert tokens("VeltraxAG") == tokens("Veltrax AG") == ("veltrax",)
+    assert min(both("VeltraxGmbH", "Veltrax GmbH")) >= T
+    assert tokens("AGCO") == ("agco",) and tokens("BASF") == ("basf",)  # capitals alone are no form
+
+
+def test_latvian_and_arabic_diphthong_spellings_meet():
+    assert min(both("Andrejs Kozlovs", "Andrey Kozlov")) >= T
+    assert min(both("Tamim Husayn", "Tamim Hussein")) >= T

@@ -222,6 +222,21 @@ _TRANSLIT_MARKS = re.compile(r"['\"ʿʾ?]")  # alef, ayin and unknown-letter mar
 _SPOOF = icu.SpoofChecker()
 
 
+# a legal form written onto the end of the name's last word, told apart by its capitals: "SiemensAG"
+_GLUED_LEGAL = re.compile(r"(?<=[a-z])(AG|GmbH|mbH|LLC|LLP|Ltd|LTD|PLC|BV|NV|SpA|SARL|OOO|OAO|ZAO|PJSC|JSC)$")
+
+
+def _unglue_legal_form(text: str, rules: list[str]) -> str:
+    """"SiemensAG" as "Siemens AG", so that the form is removed like any other; only at the end of the
+    name and after a small letter, so "BASF" or "AGCO" keep their letters."""
+    if not text[-2:].isalpha() or text.isascii() and not _GLUED_LEGAL.search(text):
+        return text
+    unglued = _GLUED_LEGAL.sub(r" \1", text)
+    if unglued != text:
+        rules.append(f"legal form written on: {unglued.rsplit(' ', 1)[-1]}")
+    return unglued
+
+
 def _strip_invisible(text: str, rules: list[str]) -> str:
     if text.isascii() and text.isprintable():
         return text
@@ -483,7 +498,7 @@ def _normalize(text: str) -> NormalizedName:
     nfkc = unicodedata.normalize("NFKC", text)
     if nfkc != text:
         rules.append("Unicode compatibility forms folded (NFKC)")
-    text = _APOSTROPHES.sub("", _fold_confusables(nfkc, rules).casefold())
+    text = _APOSTROPHES.sub("", _fold_confusables(_unglue_legal_form(nfkc, rules), rules).casefold())
     text = join_letters(text, rules).replace("&", " and ").replace("+", " ")
 
     vocab = vocabulary()

@@ -52,6 +52,8 @@ def spelling_key(token: str) -> str:
     s = token
     if s.startswith(("ye", "ie", "yo", "ju", "yu")) and len(s) > 4:
         s = s[1:]  # Yevgeny / Evgeniy, Yuri / Juri / Uri: a leading glide is a romanisation choice
+    if s.endswith("js") and len(s) > 4:
+        s = s[:-2] + "y"  # Latvian writes a final -й with its masculine -s: Sergejs / Sergey, Andrejs
     if _DIGRAPHS.search(s):
         s = _DIGRAPHS.sub(lambda m: _SOUND_MAP[m.group()], s)
     for letter, sound in _LETTERS:
@@ -89,11 +91,15 @@ def close_vowel_key(token: str) -> str:
     """The spelling key with e written i and o written u, for words of five letters or more.
 
     These are the pairs romanisations swap for one vowel (Arabic kasra and damma: Ladin / Laden,
-    Usama / Osama; unstressed Russian e: Yevgeny / Evgeniy), so they are closer than any two vowels.
+    Usama / Osama; unstressed Russian e: Yevgeny / Evgeniy), so they are closer than any two vowels;
+    the diphthong written ai, ay or ei (Husain / Husayn / Hussein) is one sound too.
     """
     if len(token) < 5:
         return ""
-    key = spelling_key(token).translate(_CLOSE_VOWELS)
+    key = spelling_key(token)
+    if "ei" in key:
+        key = key.replace("ei", "ai")  # the Arabic diphthong: Husayn / Hussein / Husain, Zayd / Zeid
+    key = key.translate(_CLOSE_VOWELS)
     return _DOUBLED.sub(_first, key) if _DOUBLED.search(key) else key
 
 

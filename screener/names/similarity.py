@@ -119,10 +119,13 @@ def token_similarity(alias_token: str, input_token: str, words: bool = True) -> 
     if _other_pinyin(alias_token, input_token):
         return 0.0, "none"
     key = vowel_key(alias_token) if words else ""
-    if key and key == vowel_key(input_token) and OSA.distance(alias_token, input_token, score_cutoff=2) <= 2:
+    if key and key == vowel_key(input_token):
+        # the close-vowel key keeps every consonant and all but the vowels romanisations swap, so it
+        # needs no edit limit (Husayn / Hussein are three edits apart); the looser vowel key does
         if close_vowel_key(alias_token) == close_vowel_key(input_token):
             return max((CLOSE_VOWEL_SIMILARITY, "close vowels (romanisation)"), _typo(alias_token, input_token))
-        return max((VOWEL_SIMILARITY, "vowels differ (romanisation)"), _typo(alias_token, input_token))
+        if OSA.distance(alias_token, input_token, score_cutoff=2) <= 2:
+            return max((VOWEL_SIMILARITY, "vowels differ (romanisation)"), _typo(alias_token, input_token))
     if _known_other(alias_token, input_token):
         return 0.0, "none"
     typo = _typo(alias_token, input_token)
