@@ -86,7 +86,9 @@ NORMALISED_EQUAL = 99.0  # equal only after normalisation (legal form, script, s
 WITH_EXTRAS_MAX = 98.0  # a name carrying the alias and more (a subsidiary): below an equal name
 RESIDUE_GATE = 0.5  # words left over are compared loosely only once this share of the alias is found
 MIDDLE_DISCOUNT = 0.5  # a missing middle name of a person weighs half: "Sirajuddin Haqqani"
-SHORT_FORM_SHARE = 0.25  # a person's names missing from a short form weigh this share (see `_short_form`)
+SHORT_FORM_SHARE = 0.25  # a person's names missing from a short form weigh this share (see score_alias)
+SHORT_FORM_FOUND = 0.4  # ... which must carry this share of the listed name's weight: two common names of
+# a long one ("Ali Hassan") are no short form of it
 REPORT_FLOOR = 50.0  # candidates below this are not reported at all
 NEAR_MISS_CAP = 70.0  # most a name scores when a word of it pairs only as a near miss, or its numbers differ:
 # ranked above names sharing less, but below any threshold in use (never a hit)
@@ -133,7 +135,8 @@ class IndexedAlias:
     unit_weights: tuple[float, ...]  # summed weight of the tokens each unit covers
     written: frozenset[str]  # the party's names with these tokens, as written (see `plain`)
     least_total: float  # the total once missing middle names are discounted: what scores are bounded by
-    short_least: float  # ... and for a short form of a person's name (two names or more found, none extra)
+    person: bool  # the alias is a person's full name (`_person_shaped`), which may be written short
+    short_least: float  # the total bounding a short form of it (see `index_alias`)
 
 
 # what an input unit can pair with: alias unit text -> [(input unit, similarity, rule)]
@@ -303,6 +306,8 @@ def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scor
             # a near miss may lift a score to NEAR_MISS_CAP, never lower one: scored with and without
             without = _finish(query, alias, weight, a_used[:], q_used[:], matched, chosen[:],
                               [p for p in loose if p not in near])
+            if without.score >= NEAR_MISS_CAP:
+                return without
             found = _finish(query, alias, weight, a_used, q_used, matched, chosen, loose)
             if found.score > NEAR_MISS_CAP:
                 found.score = NEAR_MISS_CAP
@@ -331,7 +336,7 @@ def _finish(
         chosen.append((_Unit(alias.norm.tokens[i], i, i), _Unit(q_tokens[j], j, j), sim, rule))
     total = alias.total
     extras = [j for j, used in enumerate(q_used) if not used]
-    if alias.short_least < alias.least_total and not extras and sum(a_used) >= 2:
+    if alias.person and not extras and sum(a_used) >= 2 and matched >= SHORT_FORM_FOUND * total - 1e-9:
         # a short form of a person's name: every name of the input found, two at least, the others
         # of the listed name left out ("Abdul Ghani Turk", "Fazl Rabi" for longer listed names)
         total -= (1.0 - SHORT_FORM_SHARE) * sum(w for w, used in zip(alias.weights, a_used) if not used)
@@ -352,13 +357,13 @@ def _finish(
     penalty = ratio if alias.weak or replaced else EXTRA_PENALTY_CAP * ratio
     conflicts = []
     extra_tokens = [q_tokens[j] for j in extras]
-    number_conflict = _number_conflict(q_tokens, alias.norm.tokens)
+    number_conflict, one_number = _numbers(q_tokens, alias.norm.tokens)
     for conflict, cost in (
         (_kind_conflict(alias, a_used, extra_tokens), KIND_CONFLICT_PENALTY),
         (_place_conflict(alias, a_used, extra_tokens), PLACE_CONFLICT_PENALTY),
         (_legal_conflict(query.norm, alias.norm), LEGAL_CONFLICT_PENALTY),
         (number_conflict, NUMBER_CONFLICT_PENALTY),
-        (_one_number(q_tokens, alias.norm.tokens), ONE_NUMBER_PENALTY),
+        (one_number, ONE_NUMBER_PENALTY),
         (_patronymic_conflict(alias.norm.tokens, a_used, q_tokens, extras), LINEAGE_CONFLICT_PENALTY),
         (_lineage_conflict(alias.norm.tokens, q_tokens, chosen), LINEAGE_CONFLICT_PENALTY),
     ):
@@ -423,21 +428,20 @@ def _lineage_conflict(
     return None
 
 
-def _number_conflict(q_tokens: Sequence[str], a_tokens: Sequence[str]) -> str | None:
-    """Both names carry numbers and they differ ("Fund II" and "Fund III"): different vessels or funds."""
-    q, a = numbers_of(tuple(q_tokens)), numbers_of(tuple(a_tokens))
-    if q and a and q != a:
-        return f"numbers differ: input {', '.join(sorted(q))}, alias {', '.join(sorted(a))}"
-    return None
+def _numbers(q_tokens: Sequence[str], a_tokens: Sequence[str]) -> tuple[str | None, str | None]:
+    """Numbers that differ, and a number on one side only, as (conflict, one-sided) descriptions.
 
-
-def _one_number(q_tokens: Sequence[str], a_tokens: Sequence[str]) -> str | None:
-    """Only one name carries a number: "Bowne Global Solutions" / "Bowne Global Solutions II" may be two
-    of a series, so the pair ranks a little below the same name; never enough to drop a hit."""
+    Both names carrying numbers that differ ("Fund II" / "Fund III") are different vessels or funds;
+    only one carrying a number ("Bowne Global Solutions" / "... II") may be two of a series, so the
+    pair ranks a little below the same name, never enough to drop a hit."""
     q, a = numbers_of(tuple(q_tokens)), numbers_of(tuple(a_tokens))
-    if bool(q) == bool(a):
-        return None
-    return f"only the {'input' if q else 'alias'} carries a number: {', '.join(sorted(q or a))}"
+    if q and a:
+        if q == a:
+            return None, None
+        return f"numbers differ: input {', '.join(sorted(q))}, alias {', '.join(sorted(a))}", None
+    if q or a:
+        return None, f"only the {'input' if q else 'alias'} carries a number: {', '.join(sorted(q or a))}"
+    return None, None
 
 
 def _kind_conflict(alias: IndexedAlias, a_used: list[bool], extras: list[str]) -> str | None:
@@ -870,8 +874,13 @@ def index_alias(
     tokens = norm.tokens
     if len(tokens) >= 3 and TokenWeights.prior(tokens[0]) >= 1.0 and TokenWeights.prior(tokens[-1]) >= 1.0:
         least -= MIDDLE_DISCOUNT * sum(weights[1:-1])  # a person's middle names (see score_alias)
-    short = SHORT_FORM_SHARE * total if _person_shaped(tokens) else least
-    return IndexedAlias(party, alias, norm, weights, total, weak, units, unit_weights, written, least, short)
+    # a short form scores at least the floor only if it carries SHORT_FORM_FOUND of the weight (its score
+    # is then at most found / (SHORT_FORM_SHARE total + (1 - SHORT_FORM_SHARE) found)); candidates() asks
+    # floor x total of at most half the weight (its floor is at most 100 x RESIDUE_GATE), so this total
+    # bounds it exactly
+    person = _person_shaped(tokens)
+    short = min(least, SHORT_FORM_FOUND * total / RESIDUE_GATE) if person else least
+    return IndexedAlias(party, alias, norm, weights, total, weak, units, unit_weights, written, least, person, short)
 
 
 def _person_shaped(tokens: tuple[str, ...]) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein
 
 from screener.names.caches import bounded_cache
-from screener.names.normalize import is_generic
+from screener.names.normalize import is_generic, is_place
 from screener.names.persons import is_patronymic
 from screener.names.phonetics import (
     KEYED_CACHE_CHARS,
@@ -162,11 +162,15 @@ def _other_pinyin(alias_token: str, input_token: str) -> bool:
 def _known_other(alias_token: str, input_token: str) -> bool:
     """Two known words are not typos of each other, in either direction: two places or org words
     ("Xining" / "Xinjiang"), a place and a common word, two common words ("Traders" / "Trainers", see
-    `words`). A word that is neither is free to be a typo of a known one, on either side ("Chima" for
-    "China", "Jorgan" for "Jordan"): the list and the customer file both carry slips."""
+    `words`). A word that is neither may be a slip for a place on either side ("Chima" for "China",
+    "Jorgan" for "Jordan"): the list and the customer file both carry slips. An org word of the input
+    ("Technology") is no typo of an alias's other word ("Technologyhk", "Tecnologia"): they weigh
+    little, and pairing them only widened every look-up."""
     generic_alias, generic_input = is_generic(alias_token), is_generic(input_token)
     if generic_alias and generic_input:
         return alias_token[:4] != input_token[:4]
+    if generic_input and not is_place(input_token):
+        return True
     if generic_alias or generic_input:
         other = input_token if generic_alias else alias_token
         return is_frequent_word(other) and not same_word(alias_token, input_token)
