@@ -15,6 +15,7 @@ from pathlib import Path
 from platformdirs import user_data_path
 
 HOME_ENV = "SCREENER_HOME"
+DB_ENV = "SCREENER_DB"  # the audit store's URL (review.store): here, so a check reads it without SQLAlchemy
 PRIVATE_DIR, PRIVATE_FILE, SHARED_FILE = 0o700, 0o600, 0o666
 
 

@@ -16,10 +16,10 @@ import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from screener import __version__
@@ -249,21 +249,26 @@ def _party_decision(party: ShipmentParty, result: RowResult) -> PartyDecision:
 # --- documents ------------------------------------------------------------------------------------
 
 
-class _StringLoader(yaml.SafeLoader):
+@lru_cache(maxsize=1)
+def _string_loader() -> Any:
     """Safe YAML where every scalar stays text (`country: NO` is Norway, `id: 007` keeps its zeros)
-    except null, and aliases are refused (they allow exponential "billion laughs" documents)."""
+    except null, and aliases are refused (they allow exponential "billion laughs" documents).
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.YAMLError(f"YAML aliases (*name) are not supported (line {event.start_mark.line + 1})")
-        return super().compose_node(parent, index)
+    Made on first use, so that a check of --party names or of a JSON document never imports PyYAML."""
+    import yaml
 
+    class _StringLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.YAMLError(f"YAML aliases (*name) are not supported (line {event.start_mark.line + 1})")
+            return super().compose_node(parent, index)
 
-_StringLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag == "tag:yaml.org,2002:null"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+    _StringLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag == "tag:yaml.org,2002:null"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return _StringLoader
 
 
 def parse_shipment(data: bytes | str, *, source: str = "shipment", fmt: str | None = None) -> Shipment:
@@ -283,8 +288,10 @@ def parse_shipment(data: bytes | str, *, source: str = "shipment", fmt: str | No
         except json.JSONDecodeError as exc:
             raise ShipmentError(f"{source}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     else:
+        import yaml
+
         try:
-            doc = yaml.load(data, Loader=_StringLoader)  # noqa: S506 - a safe loader, see above
+            doc = yaml.load(data, Loader=_string_loader())  # noqa: S506 - a safe loader, see above
         except yaml.YAMLError as exc:
             raise ShipmentError(f"{source}: not valid YAML: {_yaml_message(exc)}") from None
     return parse_shipment_data(doc, source=source)
@@ -341,7 +348,7 @@ def validation_message(errors: list[Any], skip: tuple[str, ...] = ()) -> str:
     return " ".join(text.split())
 
 
-def _yaml_message(exc: yaml.YAMLError) -> str:
+def _yaml_message(exc: Exception) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""

@@ -10,26 +10,53 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
 
-from screener.cli import audit, check, decisions, lists, monitor, rescreen, screen
+SETTINGS: dict[str, Any] = {
+    "name": "screener",
+    "help": "Restricted-party screening for export compliance.",
+    "no_args_is_help": True,
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,  # plain help and errors: no boxes, no `--help <bool>`
+}
 
-app = typer.Typer(
-    name="screener",
-    help="Restricted-party screening for export compliance.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain help and errors: no boxes, no `--help <bool>`
-)
-app.add_typer(lists.app, name="lists", help="Show, build, validate and import restricted-party lists.")
-screen.register(app)
-rescreen.register(app)
-audit.register(app)
-decisions.register(app)
-check.register(app)
-monitor.register(app)
+
+def build_app() -> typer.Typer:
+    """The whole command line: every command module imported and registered."""
+    from screener.cli import audit, check, decisions, lists, monitor, rescreen, screen
+
+    app = typer.Typer(**SETTINGS)
+    app.add_typer(lists.app, name="lists", help="Show, build, validate and import restricted-party lists.")
+    screen.register(app)
+    rescreen.register(app)
+    audit.register(app)
+    decisions.register(app)
+    check.register(app)
+    monitor.register(app)
+    return app
+
+
+def _check_app() -> typer.Typer:
+    """`screener check ...`, the pre-shipment hook that must start fast: only the module that holds
+    `check` is imported and turned into click commands, not the other commands' modules (typer builds
+    every registered command's parameters from its signature on each start). The check parses, helps
+    and fails exactly as in the whole app: same group settings, same command."""
+    from screener.cli import check
+
+    app = typer.Typer(**SETTINGS)
+    check.register(app)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """`screener.cli.app`, the whole app, built on first use (and then kept)."""
+    if name == "app":
+        app = globals()["app"] = build_app()
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _one_line(text: str) -> str:
@@ -38,6 +65,7 @@ def _one_line(text: str) -> str:
 
 def main() -> None:
     """Console entry point: usage errors and unexpected errors become one line and exit code 2."""
+    app = _check_app() if sys.argv[1:2] == ["check"] else __getattr__("app")
     try:
         code = app(standalone_mode=False)
     except typer.Abort:

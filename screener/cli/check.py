@@ -87,16 +87,16 @@ def _decisions(db: str | None) -> ApplyDecisions:
     never created just for a check. An unreadable store clears nothing: the shipment holds."""
 
     def apply(results: Iterable[RowResult], screener: Screener) -> Iterable[RowResult]:
-        from screener.review.store import DB_ENV, Store
+        from screener.home import DB_ENV, home
 
         url = db or os.environ.get(DB_ENV)
         if url is None:
-            from screener.home import home
-
             path = home() / "screener.db"
             if not path.exists():
-                return results
+                return results  # no store, no decisions: SQLAlchemy is not even imported
             url = f"sqlite:///{path}"
+        from screener.review.store import Store
+
         try:
             return list(Store.open(url).apply_decisions(results, screener))
         except Exception as exc:  # noqa: BLE001

@@ -17,11 +17,6 @@ from typing import Annotated
 import typer
 
 from screener.cli.common import fail
-from screener.lists.listbuild import (
-    ListBuildError,
-    build_citations,
-    citations_by_article,
-)
 from screener.lists.partylist import (
     ListError,
     default_list_path,
@@ -156,6 +151,12 @@ def build(
     reset: Annotated[bool, typer.Option("--reset", help="Drop existing article citations instead of checking them.")] = False,
 ) -> None:
     """Regenerate the list's article citations from the articles and rewrite the list file in place."""
+    from screener.lists.listbuild import (
+        ListBuildError,
+        build_citations,
+        citations_by_article,
+    )
+
     _need_dir(articles, "articles")
     path, lst = _load(list_path)
     try:

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from screener.cli.common import EXIT_CLEAR, EXIT_MATCH, fail, load_screener, plural
-from screener.files.readers import InputError
+from screener.files.errors import InputError
 from screener.lists.coverage import coverage_lines
 from screener.screening import DEFAULT_THRESHOLD
 

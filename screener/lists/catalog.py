@@ -23,13 +23,16 @@ import tempfile
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from screener.home import PRIVATE_FILE, home, private_dir
-from screener.lists.importers import ImportResult
 from screener.lists.partylist import ListError, default_list, dumps_list, load_list
 from screener.models import RestrictedList
+
+if TYPE_CHECKING:  # the importers are not needed to read stored lists (a check)
+    from screener.lists.importers import ImportResult
 
 DEFAULT = "default"
 INDEX = "index.json"

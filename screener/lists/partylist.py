@@ -22,7 +22,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from screener.models import RestrictedList, Source
@@ -41,14 +40,35 @@ def normalize_ws(text: str) -> str:
     return " ".join(text.split())
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without timestamp resolution, so '2019-10-09' stays a string and pydantic decides."""
+@lru_cache(maxsize=1)
+def _loader() -> Any:
+    """SafeLoader without timestamp resolution, so '2019-10-09' stays a string and pydantic decides.
+
+    Made on first use: a YAML list is read only when building or validating one (stored versions are
+    JSON), so a check never imports PyYAML."""
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.yaml_implicit_resolvers = {
+        key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return _Loader
 
 
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+class _YamlError(ValueError):
+    """PyYAML's error, raised by `_load_yaml` so that callers need not import PyYAML to catch it."""
+
+
+def _load_yaml(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_loader())  # a safe loader, see _loader
+    except yaml.YAMLError as exc:
+        raise _YamlError(str(exc)) from exc
 
 
 def _is_json(path: Path) -> bool:
@@ -88,8 +108,8 @@ def load_list(path: str | Path) -> RestrictedList:
     except OSError as exc:
         raise ListError(f"{path}: cannot read list file: {exc.strerror or exc}") from exc
     try:
-        data = json.loads(text) if _is_json(path) else yaml.load(text, Loader=_Loader)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        data = json.loads(text) if _is_json(path) else _load_yaml(text)
+    except (json.JSONDecodeError, _YamlError) as exc:
         msg = str(exc).replace("\n", " ")
         raise ListError(f"{path}: not valid {'JSON' if _is_json(path) else 'YAML'}: {msg}") from exc
     if not isinstance(data, dict):
@@ -117,6 +137,8 @@ def dumps_list(lst: RestrictedList, fmt: str = "yaml") -> str:
     data = _plain(lst)
     if fmt == "json":
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    import yaml
+
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1_000_000, default_flow_style=False)
 
 

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from pydantic import BaseModel, Field
 
-from screener.home import file_mode, home, private_dir
+from screener.home import DB_ENV, file_mode, home, private_dir
 from screener.models import InputRow, Match, Ownership, RowResult, RunSummary, Status
 from screener.review.audit import (
     ROW_DIGEST_COLUMNS,
@@ -47,7 +47,6 @@ from screener.review.schema import (
 )
 from screener.review.users import UserAccounts
 
-DB_ENV = "SCREENER_DB"
 BATCH_ROWS = 5_000
 SOURCES: tuple[str, ...] = ("cli", "api", "web")
 

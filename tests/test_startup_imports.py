@@ -1,0 +1,90 @@
+"""What a `screener check` start-up imports: a clear (or held) check of --party names must not pay for
+the modules only other paths use (the audit store's SQLAlchemy, pandas, openpyxl, the service's web
+stack, PyYAML for YAML documents). Real subprocesses, so that nothing this test process already
+imported hides an import; the modules are listed, never timed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from screener.lists.catalog import save_imported
+from screener.lists.importers import ImportResult
+from screener.lists.partylist import default_list, default_list_path
+
+HEAVY = (
+    "sqlalchemy", "alembic", "argon2", "pandas", "numpy", "openpyxl", "httpx", "fastapi", "starlette",
+    "uvicorn", "jinja2", "yaml", "dask", "distributed",
+)
+CLEAR = "Acme Widgets GmbH"
+HELD = "Hangzhou Hikvision Digital Technology Co., Ltd."  # on the bundled list
+
+# The check exactly as `python -m screener check ...` runs it, then the modules it left imported.
+PROBE = """
+import json, sys
+out, sys.argv = sys.argv[1], ["screener", *sys.argv[2:]]
+from screener.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+with open(out, "w") as fh:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, fh)
+"""
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home holding the bundled list imported under a name, so a check goes through the index cache."""
+    monkeypatch.setenv("SCREENER_HOME", str(tmp_path / "home"))
+    lst = default_list()
+    save_imported("entity", ImportResult(list=lst, format="yaml", rows_read=len(lst.parties),
+                                         records=len(lst.parties)), default_list_path())
+    return tmp_path / "home"
+
+
+def _check(home: Path, *args: str) -> tuple[int, set[str], str]:
+    out = home.parent / "modules.json"
+    env = {**os.environ, "SCREENER_HOME": str(home), "PYTHONIOENCODING": "utf-8"}
+    for name in ("SCREENER_DB", "SCREENER_DEBUG", "SCREENER_INDEX_CACHE"):
+        env.pop(name, None)
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(out), "check", *args], check=False,
+                          capture_output=True, text=True, env=env, cwd=home.parent, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(out.read_text())
+    return got["code"], set(got["modules"]), proc.stdout
+
+
+def _heavy(modules: set[str], *, allowed: tuple[str, ...] = ()) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY and m.split(".")[0] not in allowed)
+
+
+def test_a_clear_check_against_a_cached_index_imports_none_of_the_heavy_modules(home: Path) -> None:
+    _check(home, "--list", "entity", "--party", CLEAR)  # builds and keeps the index (and the terms)
+    assert list((home / "index-cache").glob("*.idx"))
+    code, modules, out = _check(home, "--list", "entity", "--party", CLEAR)  # the start-up that matters
+    assert code == 0 and out.startswith("RELEASE shipment cli:"), out
+    assert "screener.runtime.indexcache" in modules  # it did load the index from the cache
+    assert _heavy(modules) == []
+
+
+def test_a_hold_without_an_audit_store_does_not_import_the_store(home: Path) -> None:
+    """Analysts' decisions are only looked up in a store that exists; none here, so no SQLAlchemy."""
+    _check(home, "--list", "entity", "--party", CLEAR)
+    code, modules, out = _check(home, "--list", "entity", "--party", HELD)
+    assert code == 1 and out.startswith("HOLD shipment cli:"), out
+    assert not (home / "screener.db").exists()  # and the check did not create one
+    assert "screener.review.store" not in modules
+    assert _heavy(modules) == []
+
+
+def test_a_clear_check_against_the_bundled_list_imports_none_of_the_heavy_modules(home: Path) -> None:
+    _check(home, "--party", CLEAR)
+    code, modules, out = _check(home, "--party", CLEAR, "--party", "Nordic Precision AB")
+    assert code == 0 and out.startswith("RELEASE"), out
+    assert _heavy(modules, allowed=("yaml",)) == []  # the bundled list itself is YAML
