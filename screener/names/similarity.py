@@ -40,6 +40,7 @@ UNLIKELY_TYPO_SIMILARITY = 0.7  # one substitution between letters far apart on 
 RESIDUE_CUTOFF = 0.8  # Jaro-Winkler similarity a left-over pair needs to count ("Scholz" / "Schulze")
 RESIDUE_SHARE = 0.6  # a left-over pair counts for this share of its similarity
 INITIAL_SIMILARITY = 0.6  # "V." for "Vladimir"
+SHORT_NAME_SIMILARITY = 0.8  # "Ben" for "Benjamin", "Alex" for "Alexander": a given name cut short
 NEAR_MISS_CUTOFF = 0.6  # how alike (Indel ratio) two left-over words that are not one word must be to rank
 NEAR_MISS_SHARE = 0.5  # ... and the share of that likeness they count for (the score is then capped)
 NEAR_MISS_RULE = "near miss"
@@ -49,6 +50,7 @@ PINYIN_LETTERS = 3  # letters a syllable needs on average for a word to be read 
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _SOUND_ALIKE = ("ck", "kq", "cs", "sz", "iy", "fv", "gj", "dt", "bp", "mn")
 _VOWELS = set("aeiouy")
+_CLOSE_VOWEL_PAIRS = ({"e", "i"}, {"o", "u"})
 
 
 def _keyboard_neighbours() -> dict[str, set[str]]:
@@ -95,7 +97,9 @@ def _plausible_single_edit(a: str, b: str) -> bool:
     x, y = a[op.src_pos], b[op.dest_pos]
     if y in _NEIGHBOURS.get(x, ()):
         return True
-    return len(a) >= 6 and x in _VOWELS and y in _VOWELS
+    # any two vowels in a longer word; in a four-letter one the pairs romanisations swap (Musk / Mosk),
+    # which from five letters on the close-vowel key finds (`phonetics.close_vowel_key`)
+    return x in _VOWELS and y in _VOWELS and (len(a) >= 6 or len(a) == 4 and {x, y} in _CLOSE_VOWEL_PAIRS)
 
 
 @bounded_cache(maxsize=262144, max_chars=KEYED_CACHE_CHARS)
@@ -168,7 +172,7 @@ def _known_other(alias_token: str, input_token: str) -> bool:
     little, and pairing them only widened every look-up."""
     generic_alias, generic_input = is_generic(alias_token), is_generic(input_token)
     if generic_alias and generic_input:
-        return alias_token[:4] != input_token[:4]
+        return not same_word(alias_token, input_token)  # "Technologies" is "Technology", "Constructors" no "Construction"
     if generic_input and not is_place(input_token):
         return True
     if generic_alias or generic_input:
@@ -195,6 +199,17 @@ def _typo(alias_token: str, input_token: str) -> tuple[float, str]:
 
 
 
+def _short_given_name(a: str, i: int, a_len: int, q: str, j: int, q_len: int) -> bool:
+    """One given name the start of the other, three letters or more and two letters shorter ("Ben" /
+    "Benjamin"); given names only (neither word last, where the family name stands: "Lind" is no
+    "Lindemann"), neither a known word, and no patronymic ("Oleksandr" is not "Oleksandrovych")."""
+    if i == a_len - 1 or j == q_len - 1:
+        return False
+    short, long = sorted((a, q), key=len)
+    return len(short) >= 3 and len(long) >= len(short) + 2 and long.startswith(short) \
+        and not is_patronymic(long) and not is_frequent_word(short) and not is_generic(short)
+
+
 def residue_pairs(
     a_tokens: Sequence[str], a_used: list[bool], q_tokens: Sequence[str], q_used: list[bool], syllables: bool = False
 ) -> list[tuple[int, int, float, str]]:
@@ -215,6 +230,9 @@ def residue_pairs(
             if len(q) == 1 or len(a) == 1:
                 if a[0] == q[0] and len(a) != len(q):
                     found.append((INITIAL_SIMILARITY, i, j, "initial"))
+                continue
+            if _short_given_name(a, i, len(a_tokens), q, j, len(q_tokens)):
+                found.append((SHORT_NAME_SIMILARITY, i, j, "short form of a given name"))
                 continue
             if syllables or is_generic(a) or is_generic(q) or _other_pinyin(a, q) or different_words(a, q):
                 sim = 0.0  # loose pairs are for names: a known word or place is never loosely another
