@@ -94,7 +94,11 @@ class Screener:
 
     def matches(self, name: str, country: str | None = None, address: str | None = None) -> list[Match]:
         """Candidates for one name, best first, down to the reporting floor."""
-        found = self._found(name) or []
+        return self._to_matches(self._found(name) or [], country, address)
+
+    def _to_matches(
+        self, found: Sequence[tuple[int, IndexedAlias, Scored]], country: str | None, address: str | None
+    ) -> list[Match]:
         return [
             self.index.to_match(party_idx, scored, _secondary(self.index.parties[party_idx][1], country, address))
             for party_idx, _, scored in found
@@ -135,14 +139,16 @@ class Screener:
         if reason:
             return RowResult(**base, status=Status.NOT_SCREENED, not_screened_reason=reason)
         assert row.name is not None
-        found = self.matches(row.name, row.country, row.address)
+        found = self._found(row.name) or []
         if not found:
             return RowResult(**base, status=Status.CLEAR)
-        top = found[0].score
+        # matches (and their explanations) are built only for the candidates the row keeps
+        top = found[0][2].score
         if top >= self.threshold:
-            hits = [m for m in found if m.score >= self.threshold]
+            hits = self._to_matches([f for f in found if f[2].score >= self.threshold], row.country, row.address)
             return RowResult(**base, status=Status.POTENTIAL_MATCH, score=top, matches=hits)
-        return RowResult(**base, status=Status.CLEAR, score=top, matches=found[:1])
+        best = self._to_matches(found[:1], row.country, row.address)
+        return RowResult(**base, status=Status.CLEAR, score=top, matches=best)
 
     def screen_rows(self, rows: Iterable[InputRow]) -> Iterator[RowResult]:
         for row in rows:

@@ -430,3 +430,10 @@ def test_a_given_name_cut_short_is_the_given_name():
                for t in screener.compare("Aleks Dravinsky", "Aleksander Dravinsky").explanation.tokens)
     # a patronymic is no longer form of a given name
     assert screener.compare("Volodymyr Oleksandrovych Dravinsky", "Oleksandr Dravinsky").score < T
+
+
+def test_a_persons_initials_are_no_acronym():
+    """"REN" stands for "Rotterdam Energy Network", not for Rolf Eskil Nyberg (79.1 before: against the
+    SDN list, given names' initials put "Ana" and "New" beside dozens of persons)."""
+    assert screener.compare("REN", "Rotterdam Energy Network").score >= T
+    assert screener.compare("REN", "Rolf Eskil Nyberg").score < 50

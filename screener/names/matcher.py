@@ -257,7 +257,7 @@ def _candidate_pairs(query: Query, alias: IndexedAlias) -> list[tuple[float, flo
                     sim, rule = sim * SHORT_JOIN, f"{rule}, a short word joined"
             out.append((a_weight * sim, sim, rule, au, qu))
     # one name the initials of the other's words; single units come first, in token order (`_units`)
-    if MIN_ACRONYM <= len(a_tokens) <= MAX_ACRONYM:
+    if MIN_ACRONYM <= len(a_tokens) <= MAX_ACRONYM and not alias.person:  # a person's initials are no name
         initials = _initials(a_tokens)
         if initials in q_tokens:
             whole = _Unit(initials, 0, len(a_tokens) - 1)
@@ -450,6 +450,8 @@ def _kind_conflict(alias: IndexedAlias, a_used: list[bool], extras: list[str]) -
 
     Places do not count on either side: a branch named for its country is the same kind of thing.
     """
+    if not extras:
+        return None
     missing = [
         t for t, used in zip(alias.norm.tokens, a_used)
         if not used and is_generic(t) and not is_place(t)
@@ -477,6 +479,8 @@ def _place_conflict(alias: IndexedAlias, a_used: list[bool], extras: list[str]) 
     """The input names another place where the alias names one ("Bank of China (Hong Kong)" / "(Australia)"):
     a branch or sister company elsewhere, a separate legal entity. A place on one side only is no
     conflict: a subsidiary named for its country still carries the party's name."""
+    if not extras:
+        return None
     missing = [t for t, used in zip(alias.norm.tokens, a_used) if not used and is_place(t)]
     if not missing:
         return None
@@ -658,7 +662,9 @@ class AliasIndex:
         # initials pairs with all of it (`_candidate_pairs`), which no token key finds
         acronyms: dict[str, list[int]] = defaultdict(list)
         for a_idx, indexed in enumerate(self.aliases):
-            if MIN_ACRONYM <= len(indexed.norm.tokens) <= MAX_ACRONYM and (initials := _initials(indexed.norm.tokens)):
+            if indexed.person or not MIN_ACRONYM <= len(indexed.norm.tokens) <= MAX_ACRONYM:
+                continue
+            if initials := _initials(indexed.norm.tokens):
                 acronyms[initials].append(a_idx)
         self._acronyms = dict(acronyms)
         # keys by first letter and by first two, all and single-token only: a joined input unit is only

@@ -172,7 +172,8 @@ def _known_other(alias_token: str, input_token: str) -> bool:
     little, and pairing them only widened every look-up."""
     generic_alias, generic_input = is_generic(alias_token), is_generic(input_token)
     if generic_alias and generic_input:
-        return not same_word(alias_token, input_token)  # "Technologies" is "Technology", "Constructors" no "Construction"
+        # "Technologies" is "Technology"; "Constructors" is no "Construction"
+        return not same_word(alias_token, input_token)
     if generic_input and not is_place(input_token):
         return True
     if generic_alias or generic_input:
