@@ -229,8 +229,8 @@ _GLUED_LEGAL = re.compile(r"(?<=[a-z])(AG|GmbH|mbH|LLC|LLP|Ltd|LTD|PLC|BV|NV|SpA
 def _unglue_legal_form(text: str, rules: list[str]) -> str:
     """"SiemensAG" as "Siemens AG", so that the form is removed like any other; only at the end of the
     name and after a small letter, so "BASF" or "AGCO" keep their letters."""
-    if not text[-2:].isalpha() or text.isascii() and not _GLUED_LEGAL.search(text):
-        return text
+    if not text[-2:].isalpha() or not _GLUED_LEGAL.search(text, max(0, len(text) - 5)):
+        return text  # the longest form has four letters, after one small letter: only the tail is searched
     unglued = _GLUED_LEGAL.sub(r" \1", text)
     if unglued != text:
         rules.append(f"legal form written on: {unglued.rsplit(' ', 1)[-1]}")
