@@ -34,7 +34,7 @@ import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -217,6 +217,13 @@ def _hangul(original: str) -> bool:
     return bool(_HANGUL.search(original))
 
 
+def _both_hangul(query: Query, alias: IndexedAlias) -> bool:
+    """Both names written in Hangul: each syllable is read one way, so a syllable spelt otherwise is
+    another syllable, another name ("김정은" / "김종은"), never a typo or a loose pair."""
+    q, a = query.norm.original, alias.norm.original
+    return not (q.isascii() or a.isascii()) and _hangul(q) and _hangul(a)
+
+
 def _across_abjad(query: Query, alias: IndexedAlias) -> bool:
     """One name is written in an abjad and the other in Latin letters (see `abjad_similarity`)."""
     return {_script_side(query.norm.original), _script_side(alias.norm.original)} == {1, 2}
@@ -225,11 +232,8 @@ def _across_abjad(query: Query, alias: IndexedAlias) -> bool:
 def _candidate_pairs(query: Query, alias: IndexedAlias) -> list[tuple[float, float, str, _Unit, _Unit]]:
     out = []
     a_tokens, q_tokens = alias.norm.tokens, query.norm.tokens
-    ascii_only = query.norm.original.isascii() and alias.norm.original.isascii()
-    abjad = not ascii_only and _across_abjad(query, alias)
-    # both written in Hangul: each syllable is read one way, so a syllable spelt otherwise is another
-    # syllable, another name ("김정은" / "김종은"), never a typo
-    hangul = not ascii_only and _hangul(query.norm.original) and _hangul(alias.norm.original)
+    abjad = not (query.norm.original.isascii() and alias.norm.original.isascii()) and _across_abjad(query, alias)
+    hangul = _both_hangul(query, alias)
     for au, a_weight in zip(alias.units, alias.unit_weights):
         if query.pairs is not None:
             found = query.pairs.get(au.text, ())
@@ -299,8 +303,7 @@ def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scor
         chosen.append((au, qu, sim, rule))
 
     if alias.total > 0 and matched / alias.total >= RESIDUE_GATE - 1e-9:
-        syllables = not query.norm.original.isascii() and _hangul(query.norm.original) and _hangul(alias.norm.original)
-        loose = residue_pairs(alias.norm.tokens, a_used, q_tokens, q_used, syllables)
+        loose = residue_pairs(alias.norm.tokens, a_used, q_tokens, q_used, _both_hangul(query, alias))
         near = [p for p in loose if p[3].startswith(NEAR_MISS_RULE)]
         if near:
             # a near miss may lift a score to NEAR_MISS_CAP, never lower one: scored with and without
@@ -450,18 +453,21 @@ def _kind_conflict(alias: IndexedAlias, a_used: list[bool], extras: list[str]) -
 
     Places do not count on either side: a branch named for its country is the same kind of thing.
     """
+    swap = _swapped(alias, a_used, extras, lambda t: is_generic(t) and not is_place(t))
+    return None if swap is None else f"another kind of organisation: input has {swap[0]} where the alias has {swap[1]}"
+
+
+def _swapped(
+    alias: IndexedAlias, a_used: list[bool], extras: list[str], test: Callable[[str], bool]
+) -> tuple[str, str] | None:
+    """The input's extra words and the alias's unpaired words that pass `test`, when both sides have some."""
     if not extras:
         return None
-    missing = [
-        t for t, used in zip(alias.norm.tokens, a_used)
-        if not used and is_generic(t) and not is_place(t)
-    ]
+    missing = [t for t, used in zip(alias.norm.tokens, a_used) if not used and test(t)]
     if not missing:
         return None
-    own = [t for t in extras if is_generic(t) and not is_place(t)]
-    if not own:
-        return None
-    return f"another kind of organisation: input has {', '.join(own)} where the alias has {', '.join(missing)}"
+    own = [t for t in extras if test(t)]
+    return (", ".join(own), ", ".join(missing)) if own else None
 
 
 def _legal_conflict(query: NormalizedName, alias: NormalizedName) -> str | None:
@@ -479,15 +485,8 @@ def _place_conflict(alias: IndexedAlias, a_used: list[bool], extras: list[str]) 
     """The input names another place where the alias names one ("Bank of China (Hong Kong)" / "(Australia)"):
     a branch or sister company elsewhere, a separate legal entity. A place on one side only is no
     conflict: a subsidiary named for its country still carries the party's name."""
-    if not extras:
-        return None
-    missing = [t for t, used in zip(alias.norm.tokens, a_used) if not used and is_place(t)]
-    if not missing:
-        return None
-    own = [t for t in extras if is_place(t)]
-    if not own:
-        return None
-    return f"another place: input has {', '.join(own)} where the alias has {', '.join(missing)}"
+    swap = _swapped(alias, a_used, extras, is_place)
+    return None if swap is None else f"another place: input has {swap[0]} where the alias has {swap[1]}"
 
 
 def _explain(scored: Scored) -> Explanation:
