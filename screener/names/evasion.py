@@ -36,6 +36,8 @@ def join_letters(text: str, rules: list[str]) -> str:
 def join_single_letters(words: list[str], rules: list[str]) -> list[str]:
     """Three or more one-letter words in a row ("M E G V I I", "M-E-G", "A:B:C") read as the word they
     spell; on words rather than text, so that it holds however the letters are separated."""
+    if sum(len(word) == 1 for word in words) < 3:
+        return words  # no run of three (most names)
     out: list[str] = []
     run: list[str] = []
     for word in [*words, ""]:

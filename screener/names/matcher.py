@@ -770,19 +770,18 @@ class AliasIndex:
                     break
                 seeds.add(a_idx)
         out = []
-        aliases, spans = self.aliases, self._spans
+        aliases, spans, query_keys = self.aliases, self._spans, best_sim.keys()
         for a_idx in seeds:
             alias = aliases[a_idx]
             if not alias.short_least:
                 continue
             keys = spans[a_idx]
             got, covered, overlap = 0.0, 0, False
-            for key, sim in best_sim.items():
-                span = keys.get(key)
-                if span is not None:
-                    overlap = overlap or bool(covered & span[0])
-                    covered |= span[0]
-                    got += sim * span[1]
+            for key in keys.keys() & query_keys:  # the few keys both have (a set operation in C)
+                mask, key_weight = keys[key]
+                overlap = overlap or bool(covered & mask)
+                covered |= mask
+                got += best_sim[key] * key_weight
             # a short form of a person's name needs two of its tokens found (score_alias)
             least = alias.short_least if covered.bit_count() >= 2 else alias.least_total
             need = (floor - 0.1) * least / 100.0

@@ -297,6 +297,8 @@ def _latin_lookalike(ch: str) -> str | None:
 
 def _fold_confusables(text: str, rules: list[str]) -> str:
     """Fold look-alike letters word by word, before case folding loses upper-case look-alikes."""
+    if text.isascii():
+        return text
 
     def fold(m: re.Match[str]) -> str:
         word = m.group()
@@ -415,6 +417,8 @@ def _strip_legal(words: list[str], spans: set[tuple[str, ...]]) -> tuple[list[st
     spans = {s for s in spans if len("".join(s)) > 2} | {(w,) for w in words if w in vocab.legal_forms}
     present = set(words)
     spans |= {p for p in vocab.legal_phrases if p[0] in present and _contains(words, p)}
+    if not spans:
+        return list(words), []
     by_len = sorted(spans, key=len, reverse=True)
     removed: list[str] = []
     # the head: Russian and Romanian names lead with the form ("OAO Gazprom", "SRL Pro Traffic")
@@ -432,18 +436,20 @@ def _strip_legal(words: list[str], spans: set[tuple[str, ...]]) -> tuple[list[st
     while end > 1:  # the tail
         for span in by_len:
             n = len(span)
-            if n < end and tuple(words[end - n : end]) == span:
+            if n < end and words[end - 1] == span[-1] and tuple(words[end - n : end]) == span:
                 removed.append(" ".join(span))
                 end -= n
                 break
         else:
             break
-    kept: list[str] = []
-    i = 0
+    inside = [span for span in by_len if len("".join(span)) >= 4]  # spelled out: counts anywhere but first
+    starts = {span[0] for span in inside}
+    kept: list[str] = words[:1] if end else []
+    i = len(kept)
     while i < end:
-        for span in by_len:
+        for span in inside if words[i] in starts else ():
             n = len(span)
-            if i > 0 and len("".join(span)) >= 4 and tuple(words[i : i + n]) == span:
+            if tuple(words[i : i + n]) == span:
                 removed.append(" ".join(span))
                 i += n
                 break
