@@ -192,7 +192,7 @@ def screen_files(
         )
         for p in inputs
     ]
-    writer = open_writer(output, screener.lists, stream=stream)
+    writer = open_writer(output, lambda: screener.lists, stream=stream)
     return screen_sources(
         screener, sources, writer, progress=Progress(not quiet), screen=screen, user=user, observe=observe,
         allow_unscreened=allow_unscreened, ownership=ownership,

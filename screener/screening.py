@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from screener.files.missing import missing_marker
 from screener.models import (
@@ -126,22 +126,14 @@ class Screener:
 
     def screen_row(self, row: InputRow) -> RowResult:
         """Decide one row: not screened (with the reader's or our reason), clear, or potential match."""
-        base = {
-            "sheet": row.sheet,
-            "row": row.row,
-            "column": row.column,
-            "input_name": row.name,
-            "input_country": row.country,
-            "input_address": row.address,
-            "fields": row.fields,
-        }
         reason = row.not_screened_reason or _unusable(row.name) or self._no_tokens(row.name)
         if reason:
-            return RowResult(**base, status=Status.NOT_SCREENED, not_screened_reason=reason)
+            return RowResult(**_row_fields(row), status=Status.NOT_SCREENED, not_screened_reason=reason)
         assert row.name is not None
         found = self._found(row.name) or []
         if not found:
-            return RowResult(**base, status=Status.CLEAR)
+            return clear_result(row)
+        base = _row_fields(row)
         # matches (and their explanations) are built only for the candidates the row keeps
         top = found[0][2].score
         if top >= self.threshold:
@@ -194,6 +186,21 @@ def _default_screener(threshold: float) -> Screener:
 def compare(name_a: str, name_b: str) -> Comparison:
     """Score two names against each other exactly as screening against the default list does."""
     return Screener.default().compare(name_a, name_b)
+
+
+def _row_fields(row: InputRow) -> dict[str, Any]:
+    return {"sheet": row.sheet, "row": row.row, "column": row.column, "input_name": row.name,
+            "input_country": row.country, "input_address": row.address, "fields": row.fields}
+
+
+def clear_result(row: InputRow) -> RowResult:
+    """The result of a row whose name has no candidate at all: clear, without a score."""
+    return RowResult(**_row_fields(row), status=Status.CLEAR)
+
+
+def without_candidates(result: RowResult) -> bool:
+    """Whether a result is `clear_result`'s: so is every other row with this name and no reader's note."""
+    return result.status is Status.CLEAR and result.score is None and not result.matches
 
 
 def _unusable(name: str | None) -> str | None:

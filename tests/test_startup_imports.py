@@ -15,7 +15,7 @@ import pytest
 
 from screener.lists.catalog import save_imported
 from screener.lists.importers import ImportResult
-from screener.lists.partylist import default_list, default_list_path
+from screener.lists.partylist import default_list, default_list_path, save_list
 
 HEAVY = (
     "sqlalchemy", "alembic", "argon2", "pandas", "numpy", "openpyxl", "httpx", "fastapi", "starlette",
@@ -84,7 +84,23 @@ def test_a_hold_without_an_audit_store_does_not_import_the_store(home: Path) -> 
 
 
 def test_a_clear_check_against_the_bundled_list_imports_none_of_the_heavy_modules(home: Path) -> None:
+    """The bundled list's index is kept on disk too, so a check does not even parse the list's YAML."""
     _check(home, "--party", CLEAR)
     code, modules, out = _check(home, "--party", CLEAR, "--party", "Nordic Precision AB")
     assert code == 0 and out.startswith("RELEASE"), out
-    assert _heavy(modules, allowed=("yaml",)) == []  # the bundled list itself is YAML
+    assert "screener.runtime.indexcache" in modules
+    assert _heavy(modules) == []
+
+
+def test_an_edited_bundled_list_is_screened_as_edited(home: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kept index is keyed by the list file's content: a party added to it is found at once."""
+    copy = tmp_path / "edited.yaml"
+    copy.write_bytes(default_list_path().read_bytes())
+    monkeypatch.setenv("SCREENER_DEFAULT_LIST", str(copy))
+    assert _check(home, "--party", CLEAR)[0] == 0
+    lst = default_list()
+    party = lst.parties[0].model_copy(update={"id": "test:acme", "name": CLEAR, "aliases": []})
+    save_list(lst.model_copy(update={"parties": [*lst.parties, party]}), copy)
+    code, _, out = _check(home, "--party", CLEAR)
+    assert code == 1 and out.startswith("HOLD"), out

@@ -39,15 +39,20 @@ def build_app() -> typer.Typer:
     return app
 
 
-def _check_app() -> typer.Typer:
-    """`screener check ...`, the pre-shipment hook that must start fast: only the module that holds
-    `check` is imported and turned into click commands, not the other commands' modules (typer builds
-    every registered command's parameters from its signature on each start). The check parses, helps
-    and fails exactly as in the whole app: same group settings, same command."""
-    from screener.cli import check
+# the commands that scripts and hooks start often, by the module that registers them: `screener check`
+# (the pre-shipment hook) and `screener screen` (order pipelines) build only their own module's commands
+_FAST_STARTS = {"check": "check", "serve": "check", "screen": "screen", "explain": "screen"}
+
+
+def _command_app(module: str) -> typer.Typer:
+    """The app of one command module: typer builds every registered command's parameters from its
+    signature on each start, and the other modules' imports cost as much again. Each such module
+    registers two commands or more, so the app stays a group: it parses, helps and fails exactly as
+    the whole app does, with the same group settings and the same command."""
+    from importlib import import_module
 
     app = typer.Typer(**SETTINGS)
-    check.register(app)
+    import_module(f"screener.cli.{module}").register(app)
     return app
 
 
@@ -65,7 +70,8 @@ def _one_line(text: str) -> str:
 
 def main() -> None:
     """Console entry point: usage errors and unexpected errors become one line and exit code 2."""
-    app = _check_app() if sys.argv[1:2] == ["check"] else __getattr__("app")
+    fast = _FAST_STARTS.get(sys.argv[1]) if len(sys.argv) > 1 else None
+    app = _command_app(fast) if fast else __getattr__("app")
     try:
         code = app(standalone_mode=False)
     except typer.Abort:

@@ -30,8 +30,6 @@ def plural(count: int, noun: str) -> str:
 def load_screener(list_names: Sequence[str] | None, threshold: float = DEFAULT_THRESHOLD) -> Screener:
     """The default list, or the named lists (the default and/or lists imported under a name)."""
     names = list(list_names or ["default"])
-    if names == ["default"]:
-        return Screener.default(threshold=threshold)
     try:
         return Screener.from_catalog(names, threshold=threshold)  # the index is kept on disk per version
     except KeyError as exc:

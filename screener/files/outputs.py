@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -16,17 +16,20 @@ SUPPORTED = ".xlsx, .csv, .json, .jsonl, or - for JSON lines on stdout"
 
 def open_writer(
     output: str | Path,
-    lists: Sequence[tuple[str, RestrictedList]],
+    lists: Sequence[tuple[str, RestrictedList]] | Callable[[], Sequence[tuple[str, RestrictedList]]],
     *,
     stream: TextIO | None = None,
 ) -> ResultWriter:
-    """Pick a writer from the output name: `.xlsx`, `.csv`, `.json`, `.jsonl`, or `-` for stdout."""
+    """Pick a writer from the output name: `.xlsx`, `.csv`, `.json`, `.jsonl`, or `-` for stdout.
+
+    Only the report shows the lists, so they may be given as a function: a Screener loaded from the
+    index cache then reads them only for a report."""
     if str(output) == "-":
         return JsonLinesWriter(stream=stream or sys.stdout)
     path = Path(output)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        return ReportWriter(path, lists)
+        return ReportWriter(path, lists() if callable(lists) else lists)
     if suffix == ".csv":
         return CsvWriter(path)
     if suffix == ".json":

@@ -46,6 +46,7 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # a formula trigger where any locale's spreadsheet may start a cell: the value's start, or after a
 # delimiter (`,` `;` tab) or a line break
 _CELL_START_FORMULA = re.compile(r"(^|[,;\t\r\n])(?=[=+\-@\t\r])")
+_FORMULA_TRIGGER = re.compile(r"[=+\-@\t\r]")  # no trigger anywhere, nothing to make inert (most text)
 
 
 @runtime_checkable
@@ -75,7 +76,7 @@ def check_complete(summary: RunSummary, written: int, what: str) -> None:
 
 def inert(value: object) -> object:
     """Put `'` before every formula trigger that could start a cell; non-text passes unchanged."""
-    if isinstance(value, str):
+    if isinstance(value, str) and _FORMULA_TRIGGER.search(value):
         return _CELL_START_FORMULA.sub(r"\1'", value)
     return value
 

@@ -619,6 +619,11 @@ def _spans(alias: IndexedAlias) -> dict[str, tuple[int, float]]:
             for text, mask in masks.items()}
 
 
+# a name in each script the normaliser reads its own way (see `AliasIndex.warm`)
+_WARM_NAMES = ("Hikvision Europe B.V.", "杭州海康威视数字技术股份有限公司", "ООО Ромашка", "شركة النور",
+               "삼성전자 주식회사", "Ελληνική Εταιρεία", "חברת אלון בע\"מ", "M/V Northern Star (ex-Gull)")
+
+
 class AliasIndex:
     """Every alias of every party of one or more lists, indexed by token."""
 
@@ -687,6 +692,16 @@ class AliasIndex:
         # the index is about a million long-lived objects: left to the cyclic collector, every full
         # collection walks them all (a third of the time per name against CSL + SDN); frozen, it skips them
         gc.freeze()
+
+    def warm(self) -> None:
+        """Load now what matching loads on first use: the normaliser's terms, pypinyin's dictionaries,
+        ICU's transliterators, rigour's tagger and numpy (`_KeyGroup`). Worker processes forked after
+        this share one copy of them, instead of each loading its own (a second of CPU per worker)."""
+        import numpy  # noqa: F401
+
+        for name in _WARM_NAMES:
+            self.match(normalize(name))
+            is_generic(name)
 
     def _lookup_uncached(self, text: str, singles_only: bool) -> tuple[tuple[str, float, str], ...]:
         """Index keys that `text` can match, exactly, as a spelling variant or within their typo budget.

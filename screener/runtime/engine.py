@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from screener.models import InputRow, RestrictedList, RowResult
 from screener.runtime.lifetime import die_with_parent
-from screener.screening import Screener
+from screener.screening import SEEN_NAME_CHARS, Screener, clear_result, without_candidates
 
 if TYPE_CHECKING:
     from screener.pipeline import ScreenFn
@@ -44,6 +44,7 @@ DASK_CHUNK_ROWS = 10_000  # a Dask task costs a few network round trips, so it c
 DASK_CHUNK_SECONDS = 1.0
 FIRST_CHUNK_ROWS = 32  # until the first chunk has been timed
 INFLIGHT_PER_WORKER = 2  # chunks queued per worker: one running, one ready
+KNOWN_CLEAR = 200_000  # names answered in the parent (`_KnownClear`): 200k x 160 characters at most
 DASK_INSTALL = "pip install -e '.[dask]'  (or: pip install 'dask[distributed]')"
 
 Lists = list[tuple[str, RestrictedList]]
@@ -171,6 +172,31 @@ class _ChunkSizer:
         self.per_row = sample if self.per_row is None else 0.5 * (self.per_row + sample)
 
 
+class _KnownClear:
+    """Names a worker found without any candidate, so that their repeats are answered here.
+
+    A worker screens a repeated name once (`Screener._found`), but only the repeats that reach that
+    worker: spread over the pool, a master file's big accounts were screened once per worker, and
+    every repeat still crossed to a worker and back. Such a result depends on the name alone, so
+    the parent answers repeats with `clear_result`. Bounded like the Screener's own memory of names:
+    at most KNOWN_CLEAR names of at most SEEN_NAME_CHARS characters, oldest dropped first.
+    """
+
+    def __init__(self) -> None:
+        self._names: dict[str, None] = {}
+
+    def covers(self, row: InputRow) -> bool:
+        return row.not_screened_reason is None and row.name in self._names
+
+    def learn(self, result: RowResult) -> None:
+        name = result.input_name
+        if name is None or len(name) > SEEN_NAME_CHARS or not without_candidates(result):
+            return
+        if len(self._names) >= KNOWN_CLEAR:
+            del self._names[next(iter(self._names))]
+        self._names[name] = None
+
+
 def _ordered(
     rows: Iterable[InputRow],
     submit: Callable[[Encoded], Any],
@@ -181,25 +207,45 @@ def _ordered(
     seconds: float,
     inflight: int,
 ) -> Iterator[RowResult]:
-    """Submit chunks as the consumer pulls, at most `inflight` pending, and yield them in order."""
+    """Submit chunks as the consumer pulls, at most `inflight` pending, and yield them in order.
+
+    A row whose name a worker already found without candidates is not sent (`_KnownClear`); which
+    rows are sent is fixed when the chunk is cut, and their results are merged back in input order.
+    """
     sizer = _ChunkSizer(max_rows, seconds)
-    pending: deque[tuple[int, Any]] = deque()
+    known = _KnownClear()
+    pending: deque[tuple[list[InputRow], list[bool], Any]] = deque()
     source = iter(rows)
     try:
         while True:
             chunk = list(islice(source, sizer.rows))
             if chunk:
-                pending.append((len(chunk), submit(_encode_rows(chunk))))
+                local = [known.covers(row) for row in chunk]
+                sent = [row for row, here in zip(chunk, local) if not here]
+                pending.append((chunk, local, submit(_encode_rows(sent)) if sent else None))
             if pending and (len(pending) >= inflight or not chunk):
-                size, handle = pending.popleft()
-                encoded, took = result(handle)
-                sizer.observe(size, took)
-                yield from _decode_results(encoded)
+                done, local, handle = pending.popleft()
+                remote: list[RowResult] = []
+                if handle is not None:
+                    encoded, took = result(handle)
+                    sizer.observe(len(done), took)
+                    remote = _decode_results(encoded)
+                if len(remote) != local.count(False):
+                    raise RuntimeError(f"a worker returned {len(remote)} results for {local.count(False)} rows")
+                answers = iter(remote)
+                for row, here in zip(done, local):
+                    if here:
+                        yield clear_result(row)
+                    else:
+                        answer = next(answers)
+                        known.learn(answer)
+                        yield answer
             elif not chunk:
                 return
     finally:
-        for _, handle in pending:  # the input failed or the consumer stopped: drop queued work
-            cancel(handle)
+        for _, _, handle in pending:  # the input failed or the consumer stopped: drop queued work
+            if handle is not None:
+                cancel(handle)
 
 
 class PoolScreen:
@@ -221,6 +267,8 @@ class PoolScreen:
             ctx = multiprocessing.get_context(self.start_method)
             # forked: the Screener is inherited, not pickled; spawned: workers rebuild it from the lists
             initargs = (self.screener, None, 0.0) if forked else (None, self.screener.lists, self.screener.threshold)
+            if forked:
+                self.screener.index.warm()  # what workers would each load on first use, loaded once
             self._executor = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_pool_init,
                                                  initargs=initargs)
             self._finalizer = weakref.finalize(self, self._executor.shutdown, wait=True, cancel_futures=True)
