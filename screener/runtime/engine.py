@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING, Any, Self
 
 from screener.models import InputRow, RestrictedList, RowResult
 from screener.runtime.lifetime import die_with_parent
-from screener.screening import SEEN_NAME_CHARS, Screener, clear_result, without_candidates
+from screener.screening import (
+    SEEN_NAME_CHARS,
+    Screener,
+    clear_result,
+    without_candidates,
+)
 
 if TYPE_CHECKING:
     from screener.pipeline import ScreenFn
