@@ -198,6 +198,12 @@ def clear_result(row: InputRow) -> RowResult:
     return RowResult(**_row_fields(row), status=Status.CLEAR)
 
 
+def repeat_result(result: RowResult, row: InputRow) -> RowResult:
+    """`result` as the result of another row with its name, country and address (all that screening
+    a row reads besides its place and other cells)."""
+    return result.model_copy(update=_row_fields(row))
+
+
 def without_candidates(result: RowResult) -> bool:
     """Whether a result is `clear_result`'s: so is every other row with this name and no reader's note."""
     return result.status is Status.CLEAR and result.score is None and not result.matches

@@ -177,26 +177,30 @@ def test_dask_in_process_local_cluster(screener, rows, expected):
         assert [r.record() for r in screen(rows[:1200])] == expected[:1200]
 
 
-def test_repeats_of_a_name_found_without_candidates_are_answered_without_a_worker(screener):
-    """The parent answers repeats of a name a worker found clear without candidates; a name with a
-    candidate, and a row the reader could not screen, still go to a worker each time."""
+def test_repeated_rows_are_answered_without_a_worker(screener):
+    """The parent answers a repeat of a name a worker found without candidates, and of a row with
+    candidates, the same name, country and address; another address, or a row the reader could not
+    screen, still goes to a worker. The results are exactly one process's, in order."""
     from screener.runtime.engine import _ordered, _screen_encoded
 
     names = ["Nordlicht Feinmechanik GmbH", "Hikvision", "Acme Widgets Ltd"]
-    rows = [InputRow(name=names[i % 3], sheet="S", row=i + 2, country="DE" if i % 2 else None) for i in range(600)]
+    rows = [InputRow(name=names[i % 3], sheet="S", row=i + 2, country="CN" if i % 2 else None) for i in range(600)]
+    rows.append(InputRow(name="Hikvision", sheet="S", row=800, country="CN", address="Hangzhou, Qianmo Road 555"))
     rows.append(InputRow(name="Acme Widgets Ltd", sheet="S", row=900, not_screened_reason="formula cell"))
-    sent: list[str] = []
+    sent: list[tuple[str, str | None]] = []
 
     def submit(chunk):
-        sent.extend(fields["name"] for fields in chunk)
+        sent.extend((fields["name"], fields["address"]) for fields in chunk)
         return _screen_encoded(screener, chunk)
 
     got = list(_ordered(rows, submit, lambda handle: handle, lambda handle: None,
                         max_rows=50, seconds=0.25, inflight=2))
-    assert got == list(screener.screen_rows(rows))  # whole results, in order
+    assert got == list(screener.screen_rows(rows))  # whole results, evidence included, in order
     assert [r.row for r in got] == [r.row for r in rows]
-    assert sent.count("Hikvision") == 200  # a potential match is screened (and explained) per row
-    # a clear name is sent until its first result is back (two chunks in flight), then answered here
-    assert sent.count("Nordlicht Feinmechanik GmbH") <= 2 * 50 // 3 + 1
-    assert sent.count("Acme Widgets Ltd") <= 2 * 50 // 3 + 2  # + the row with the reader's reason
+    # each name is sent until its first result is back (two chunks of at most 50 rows in flight)
+    for name in names:
+        assert sent.count((name, None)) <= 2 * 50 // 3 + 1, name
+    assert ("Hikvision", "Hangzhou, Qianmo Road 555") in sent  # another address: other evidence
+    assert got[-2].status.value == "potential_match" and got[-2].input_address == "Hangzhou, Qianmo Road 555"
+    assert ("Acme Widgets Ltd", None) in sent[-3:]  # the row with the reader's reason went too
     assert got[-1].status.value == "not_screened" and got[-1].not_screened_reason == "formula cell"

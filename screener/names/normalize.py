@@ -64,6 +64,9 @@ class NormalizedName:
     def text(self) -> str:
         return " ".join(self.tokens)
 
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return NormalizedName, (self.original, self.tokens, self.rules, self.legal_forms)  # as IndexedAlias
+
 
 TERMS_CACHE = "terms-cache"  # under SCREENER_HOME: terms.yaml and its pinyin readings, compiled to JSON
 

@@ -30,12 +30,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Self
 
-from screener.models import InputRow, RestrictedList, RowResult
+from screener.models import InputRow, RestrictedList, RowResult, Status
 from screener.runtime.lifetime import die_with_parent
 from screener.screening import (
     SEEN_NAME_CHARS,
     Screener,
     clear_result,
+    repeat_result,
     without_candidates,
 )
 
@@ -49,7 +50,8 @@ DASK_CHUNK_ROWS = 10_000  # a Dask task costs a few network round trips, so it c
 DASK_CHUNK_SECONDS = 1.0
 FIRST_CHUNK_ROWS = 32  # until the first chunk has been timed
 INFLIGHT_PER_WORKER = 2  # chunks queued per worker: one running, one ready
-KNOWN_CLEAR = 200_000  # names answered in the parent (`_KnownClear`): 200k x 160 characters at most
+KNOWN_CLEAR = 200_000  # names whose repeats the parent answers (`_Answers`): 200k x 160 characters at most
+KNOWN_MATCHED = 20_000  # results with candidates kept for repeats: 20k x a few KB
 DASK_INSTALL = "pip install -e '.[dask]'  (or: pip install 'dask[distributed]')"
 
 Lists = list[tuple[str, RestrictedList]]
@@ -177,29 +179,46 @@ class _ChunkSizer:
         self.per_row = sample if self.per_row is None else 0.5 * (self.per_row + sample)
 
 
-class _KnownClear:
-    """Names a worker found without any candidate, so that their repeats are answered here.
+class _Answers:
+    """Results a worker sent back that a repeat of their row shares, so that repeats are answered here.
 
     A worker screens a repeated name once (`Screener._found`), but only the repeats that reach that
     worker: spread over the pool, a master file's big accounts were screened once per worker, and
-    every repeat still crossed to a worker and back. Such a result depends on the name alone, so
-    the parent answers repeats with `clear_result`. Bounded like the Screener's own memory of names:
-    at most KNOWN_CLEAR names of at most SEEN_NAME_CHARS characters, oldest dropped first.
+    every repeat still crossed to a worker and back. A result depends on the row's name alone when
+    the name has no candidate at all (nearly every row), and on its name, country and address when
+    it has (the evidence beside each candidate), so repeats are answered from those. Bounded like the
+    Screener's memory of names: at most KNOWN_CLEAR names and KNOWN_MATCHED results with candidates
+    kept, of at most SEEN_NAME_CHARS characters of name (and as many of country and address), oldest
+    dropped first.
     """
 
     def __init__(self) -> None:
-        self._names: dict[str, None] = {}
+        self._clear: dict[str, None] = {}
+        self._matched: dict[tuple[str, str | None, str | None], RowResult] = {}
 
-    def covers(self, row: InputRow) -> bool:
-        return row.not_screened_reason is None and row.name in self._names
+    def get(self, row: InputRow) -> RowResult | None:
+        """This row's result, when a row like it was screened already; None: a worker must screen it."""
+        if row.not_screened_reason is not None or row.name is None:
+            return None
+        if row.name in self._clear:
+            return clear_result(row)
+        found = self._matched.get((row.name, row.country, row.address)) if self._matched else None
+        return None if found is None else repeat_result(found, row)
 
     def learn(self, result: RowResult) -> None:
         name = result.input_name
-        if name is None or len(name) > SEEN_NAME_CHARS or not without_candidates(result):
+        if name is None or len(name) > SEEN_NAME_CHARS or result.status is Status.NOT_SCREENED:
             return
-        if len(self._names) >= KNOWN_CLEAR:
-            del self._names[next(iter(self._names))]
-        self._names[name] = None
+        if without_candidates(result):
+            _keep(self._clear, name, None, KNOWN_CLEAR)
+        elif len(result.input_country or "") + len(result.input_address or "") <= SEEN_NAME_CHARS:
+            _keep(self._matched, (name, result.input_country, result.input_address), result, KNOWN_MATCHED)
+
+
+def _keep(table: dict[Any, Any], key: Any, value: Any, most: int) -> None:
+    if len(table) >= most:
+        del table[next(iter(table))]
+    table[key] = value
 
 
 def _ordered(
@@ -214,41 +233,39 @@ def _ordered(
 ) -> Iterator[RowResult]:
     """Submit chunks as the consumer pulls, at most `inflight` pending, and yield them in order.
 
-    A row whose name a worker already found without candidates is not sent (`_KnownClear`); which
-    rows are sent is fixed when the chunk is cut, and their results are merged back in input order.
+    A row like one a worker already screened is not sent (`_Answers`): its result is made when the
+    chunk is cut, and the workers' results are merged back around it in input order.
     """
     sizer = _ChunkSizer(max_rows, seconds)
-    known = _KnownClear()
-    pending: deque[tuple[list[InputRow], list[bool], Any]] = deque()
+    answers = _Answers()
+    pending: deque[tuple[list[RowResult | None], Any]] = deque()
     source = iter(rows)
     try:
         while True:
             chunk = list(islice(source, sizer.rows))
             if chunk:
-                local = [known.covers(row) for row in chunk]
-                sent = [row for row, here in zip(chunk, local) if not here]
-                pending.append((chunk, local, submit(_encode_rows(sent)) if sent else None))
+                ready = [answers.get(row) for row in chunk]
+                sent = [row for row, done in zip(chunk, ready) if done is None]
+                pending.append((ready, submit(_encode_rows(sent)) if sent else None))
             if pending and (len(pending) >= inflight or not chunk):
-                done, local, handle = pending.popleft()
+                ready, handle = pending.popleft()
                 remote: list[RowResult] = []
                 if handle is not None:
                     encoded, took = result(handle)
-                    sizer.observe(len(done), took)
+                    sizer.observe(len(ready), took)
                     remote = _decode_results(encoded)
-                if len(remote) != local.count(False):
-                    raise RuntimeError(f"a worker returned {len(remote)} results for {local.count(False)} rows")
-                answers = iter(remote)
-                for row, here in zip(done, local):
-                    if here:
-                        yield clear_result(row)
-                    else:
-                        answer = next(answers)
-                        known.learn(answer)
-                        yield answer
+                if len(remote) != ready.count(None):
+                    raise RuntimeError(f"a worker returned {len(remote)} results for {ready.count(None)} rows")
+                screened = iter(remote)
+                for done in ready:
+                    if done is None:
+                        done = next(screened)
+                        answers.learn(done)
+                    yield done
             elif not chunk:
                 return
     finally:
-        for _, _, handle in pending:  # the input failed or the consumer stopped: drop queued work
+        for _, handle in pending:  # the input failed or the consumer stopped: drop queued work
             if handle is not None:
                 cancel(handle)
 
