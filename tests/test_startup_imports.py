@@ -104,3 +104,16 @@ def test_an_edited_bundled_list_is_screened_as_edited(home: Path, tmp_path: Path
     save_list(lst.model_copy(update={"parties": [*lst.parties, party]}), copy)
     code, _, out = _check(home, "--party", CLEAR)
     assert code == 1 and out.startswith("HOLD"), out
+
+
+def test_a_check_works_where_the_home_cannot_hold_an_index(tmp_path: Path) -> None:
+    """A home that cannot be created (here below a file) costs the kept index, never the check."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = {**os.environ, "SCREENER_HOME": str(blocker / "home"), "PYTHONIOENCODING": "utf-8"}
+    for name in ("SCREENER_DB", "SCREENER_DEBUG", "SCREENER_INDEX_CACHE"):
+        env.pop(name, None)
+    for party, code, verdict in ((CLEAR, 0, "RELEASE"), (HELD, 1, "HOLD")):
+        proc = subprocess.run([sys.executable, "-m", "screener", "check", "--party", party], check=False,
+                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+        assert proc.returncode == code and proc.stdout.startswith(verdict), proc.stderr

@@ -87,11 +87,11 @@ def _decisions(db: str | None) -> ApplyDecisions:
     never created just for a check. An unreadable store clears nothing: the shipment holds."""
 
     def apply(results: Iterable[RowResult], screener: Screener) -> Iterable[RowResult]:
-        from screener.home import DB_ENV, home
+        from screener.home import DB_ENV, home_path
 
         url = db or os.environ.get(DB_ENV)
         if url is None:
-            path = home() / "screener.db"
+            path = home_path() / "screener.db"  # looked for, not created
             if not path.exists():
                 return results  # no store, no decisions: SQLAlchemy is not even imported
             url = f"sqlite:///{path}"

@@ -487,13 +487,19 @@ def cached_screener(names: list[str], threshold: float = DEFAULT_THRESHOLD) -> S
     """
     from screener.lists.catalog import load_named_list
 
-    if os.environ.get(CACHE_ENV, "").lower() in ("0", "off", "no", "false"):
+    def build() -> Screener:
         return Screener([(name, load_named_list(name)) for name in names], threshold=threshold)
-    path = _folder() / f"{cache_key(names)}.idx"
-    found = load(path, threshold)
+
+    if os.environ.get(CACHE_ENV, "").lower() in ("0", "off", "no", "false"):
+        return build()
+    try:
+        path = _folder() / f"{cache_key(names)}.idx"
+        found = load(path, threshold)
+    except OSError:  # a home that cannot be written or read: every start builds, as without the cache
+        return build()
     if found is not None:
         return found
-    screener = Screener([(name, load_named_list(name)) for name in names], threshold=threshold)
+    screener = build()
     try:
         save(path, screener)
     except OSError:
