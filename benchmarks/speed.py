@@ -16,8 +16,9 @@ Prints, all measured in this run (the machine is shared, so compare ratios, not 
 (b) recall of the index: for the development set and a generated sample, `index.match` must return
     exactly what exhaustive comparison with every alias returns at or above the threshold;
 (c) `python -m screener screen FILE -o report.xlsx -q --workers W` as a subprocess: wall time, peak
-    RSS of the process tree (sampled with psutil, so shared pages of forked workers count twice: an
-    upper bound), CPU seconds of the tree, and whether the reports of 1 and 2 workers are identical
+    memory of the process tree (sampled with psutil: PSS, each shared page split among the processes
+    sharing it, which the target is judged on, and summed RSS, which counts pages forked workers share
+    once per process: an upper bound), CPU seconds of the tree, and whether the reports of 1 and 2 workers are identical
     (every sheet but Summary, whose run id and timings differ); with --dask, also on the Dask engine;
 (d) start-up of `screener check ... --list csl --list sdn` (a subprocess) without and with the index
     cache, and names/min on rows with repeated names, with and without screening repeats once, beside
@@ -26,7 +27,7 @@ Prints, all measured in this run (the machine is shared, so compare ratios, not 
     generated company names; 20,000 with --quick) with 1 and 2 workers, names/min, beside the naive
     per-row `extractOne(WRatio)` over the same file's names measured in this run (on its first tenth,
     the rate extrapolated), and the multiple of it;
-(f) the 1M-row csv (or --rows) against CSL + SDN to an xlsx report with 2 workers: wall, peak RSS.
+(f) the 1M-row csv (or --rows) against CSL + SDN to an xlsx report with 2 workers: wall, peak PSS and RSS.
 """
 
 from __future__ import annotations
@@ -252,7 +253,11 @@ def dev_names() -> list[str]:
 
 
 def run_cli(args: list[str], poll: float = 0.1, env: dict[str, str] | None = None) -> dict[str, float]:
-    """Run `python -m screener ...`; wall seconds, peak RSS of its process tree, CPU seconds of the tree."""
+    """Run `python -m screener ...`; wall seconds, peak memory of its process tree, CPU seconds of the tree.
+
+    Memory twice: the sum of RSS, which counts the pages forked workers share with the parent once
+    per process (an upper bound), and the sum of PSS (Linux), which splits each shared page among
+    the processes sharing it: the tree's real use, which the 2 GB target is about."""
     import psutil
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -260,19 +265,21 @@ def run_cli(args: list[str], poll: float = 0.1, env: dict[str, str] | None = Non
     proc = subprocess.Popen([sys.executable, "-m", "screener", *args], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     root = psutil.Process(proc.pid)
-    peak = 0
+    peak = peak_pss = 0
     while proc.poll() is None:
-        total = 0
+        total = total_pss = 0
         try:
             tree = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             break
         for p in tree:
             try:
-                total += p.memory_info().rss
+                info = p.memory_full_info()
             except psutil.NoSuchProcess:
-                pass
-        peak = max(peak, total)
+                continue
+            total += info.rss
+            total_pss += getattr(info, "pss", info.rss)  # no PSS outside Linux: RSS, the upper bound
+        peak, peak_pss = max(peak, total), max(peak_pss, total_pss)
         time.sleep(poll)
     _, err = proc.communicate()
     wall = time.perf_counter() - t0
@@ -280,7 +287,7 @@ def run_cli(args: list[str], poll: float = 0.1, env: dict[str, str] | None = Non
     if proc.returncode not in (0, 1):
         raise SystemExit(f"screener screen failed ({proc.returncode}): {err.strip()}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall": wall, "peak_rss": peak, "cpu": cpu}
+    return {"wall": wall, "peak_rss": peak, "peak_pss": peak_pss, "cpu": cpu}
 
 
 def report_sheets(path: Path) -> dict[str, str]:
@@ -311,8 +318,9 @@ def end_to_end(label: str, source: Path, target_seconds: float, dask: bool = Fal
         walls.append(got["wall"])
         digests.append(report_sheets(out))
         out.unlink()
-        ok = got["wall"] <= target_seconds and got["peak_rss"] < TARGET_RSS_BYTES
-        say(f"    {name}: {got['wall']:7.1f} s, peak RSS {got['peak_rss'] / 1024**2:7,.0f} MiB, "
+        ok = got["wall"] <= target_seconds and got["peak_pss"] < TARGET_RSS_BYTES
+        say(f"    {name}: {got['wall']:7.1f} s, peak PSS {got['peak_pss'] / 1024**2:7,.0f} MiB "
+            f"(RSS summed {got['peak_rss'] / 1024**2:,.0f}), "
             f"CPU {got['cpu']:6.1f} s = {got['cpu'] / got['wall']:.2f} cores "
             f"({'meets' if ok else 'MISSES'} <= {target_seconds:g} s, < 2 GiB)")
     same = all(d == digests[0] for d in digests[1:])
@@ -336,9 +344,10 @@ def official_end_to_end(rows: int) -> None:
     got = run_cli(["screen", str(source), "-o", str(out), "-q", "--workers", "2", "--list", "csl", "--list", "sdn"],
                   env=env)
     out.unlink(missing_ok=True)
-    ok = got["wall"] <= target and got["peak_rss"] < TARGET_RSS_BYTES
-    say(f"    {got['wall']:7.1f} s wall = {rows / got['wall'] * 60:,.0f} rows/min, peak RSS "
-        f"{got['peak_rss'] / 1024**2:,.0f} MiB, CPU {got['cpu']:.1f} s ({'meets' if ok else 'MISSES'} "
+    ok = got["wall"] <= target and got["peak_pss"] < TARGET_RSS_BYTES
+    say(f"    {got['wall']:7.1f} s wall = {rows / got['wall'] * 60:,.0f} rows/min, peak PSS "
+        f"{got['peak_pss'] / 1024**2:,.0f} MiB (RSS summed {got['peak_rss'] / 1024**2:,.0f}), "
+        f"CPU {got['cpu']:.1f} s ({'meets' if ok else 'MISSES'} "
         f"<= {target:g} s, < 2 GiB; the target is 5 min for 1M rows, pro rata)")
 
 
