@@ -115,10 +115,7 @@ class Screener:
             return self._seen[name]
         found = self.index.match_name(name, floor=self._floor, limit=MAX_CANDIDATES)
         if SEEN_NAMES and len(name) <= SEEN_NAME_CHARS:
-            if len(self._seen) >= SEEN_NAMES:
-                with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # another thread got there first
-                    del self._seen[next(iter(self._seen))]
-            self._seen[name] = found
+            keep_bounded(self._seen, name, found, SEEN_NAMES)
         return found
 
     def _no_tokens(self, name: str | None) -> str | None:
@@ -186,6 +183,14 @@ def _default_screener(threshold: float) -> Screener:
 def compare(name_a: str, name_b: str) -> Comparison:
     """Score two names against each other exactly as screening against the default list does."""
     return Screener.default().compare(name_a, name_b)
+
+
+def keep_bounded(table: dict[Any, Any], key: Any, value: Any, most: int) -> None:
+    """Keep `key` in a table of at most `most` entries, dropping the oldest first."""
+    if len(table) >= most:
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # another thread got there first
+            del table[next(iter(table))]
+    table[key] = value
 
 
 def _row_fields(row: InputRow) -> dict[str, Any]:

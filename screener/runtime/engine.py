@@ -36,6 +36,7 @@ from screener.screening import (
     SEEN_NAME_CHARS,
     Screener,
     clear_result,
+    keep_bounded,
     repeat_result,
     without_candidates,
 )
@@ -210,15 +211,9 @@ class _Answers:
         if name is None or len(name) > SEEN_NAME_CHARS or result.status is Status.NOT_SCREENED:
             return
         if without_candidates(result):
-            _keep(self._clear, name, None, KNOWN_CLEAR)
+            keep_bounded(self._clear, name, None, KNOWN_CLEAR)
         elif len(result.input_country or "") + len(result.input_address or "") <= SEEN_NAME_CHARS:
-            _keep(self._matched, (name, result.input_country, result.input_address), result, KNOWN_MATCHED)
-
-
-def _keep(table: dict[Any, Any], key: Any, value: Any, most: int) -> None:
-    if len(table) >= most:
-        del table[next(iter(table))]
-    table[key] = value
+            keep_bounded(self._matched, (name, result.input_country, result.input_address), result, KNOWN_MATCHED)
 
 
 def _ordered(
@@ -254,8 +249,9 @@ def _ordered(
                     encoded, took = result(handle)
                     sizer.observe(len(ready), took)
                     remote = _decode_results(encoded)
-                if len(remote) != ready.count(None):
-                    raise RuntimeError(f"a worker returned {len(remote)} results for {ready.count(None)} rows")
+                asked = ready.count(None)
+                if len(remote) != asked:
+                    raise RuntimeError(f"a worker returned {len(remote)} results for {asked} rows")
                 screened = iter(remote)
                 for done in ready:
                     if done is None:
