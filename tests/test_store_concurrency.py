@@ -47,3 +47,43 @@ def test_many_processes_open_the_same_store_at_once_without_lock_errors(tmp_path
         with sa.create_engine(f"sqlite:///{tmp_path}/s{n}.db").connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
+
+
+def test_tables_created_while_another_writer_holds_the_lock_wait_for_it(tmp_path: Path) -> None:
+    """The monitor's and the webhooks' tables are created on first use, in a service whose other
+    threads write too (a sign-in, a run). Their creation reads first (does the table exist?); a
+    plain transaction overtaken by a writer's commit cannot then write and fails at once, which
+    is how a monitor page once answered 500. Holding the write lock from the start, it waits."""
+    import threading
+
+    from screener.review import webhooks
+    from screener.review.monitor import Monitor
+    from screener.review.store import Store
+
+    store = Store.open(f"sqlite:///{tmp_path}/store.db")
+    held, failures = threading.Event(), []
+
+    def write_for_a_while() -> None:
+        with store.engine.connect().execution_options(write_lock=True) as conn, conn.begin():
+            conn.exec_driver_sql("CREATE TABLE elsewhere (x INTEGER)")
+            conn.exec_driver_sql("INSERT INTO elsewhere VALUES (1)")
+            held.set()
+            threading.Event().wait(0.5)
+
+    for open_tables in (lambda: Monitor(store), lambda: webhooks.delivery_log(store.engine)):
+        held.clear()
+        writer = threading.Thread(target=write_for_a_while)
+        writer.start()
+        held.wait(10)
+        try:
+            open_tables()
+        except sa.exc.OperationalError as exc:
+            failures.append(str(exc).splitlines()[0])
+        writer.join()
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE elsewhere")
+    assert failures == []
+    with store.engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+    assert {"monitor_lists", "webhook_deliveries"} <= tables
+    store.close()

@@ -40,7 +40,7 @@ from screener.ownership.inputs import owner_columns, row_owners
 from screener.review import webhooks
 from screener.review.decisions import customer_id_of
 from screener.review.rescreen import ChangeKind, diff_lists, hits_of, score_if_listed
-from screener.review.schema import UTCDateTime, now
+from screener.review.schema import UTCDateTime, create_tables, now
 from screener.review.store import default_url
 from screener.screening import Screener
 
@@ -197,7 +197,7 @@ class Monitor:
     def __init__(self, store: Any) -> None:
         self.store = store
         self.engine: sa.Engine = store.engine
-        metadata.create_all(self.engine)
+        create_tables(self.engine, metadata)
 
     @classmethod
     def open(cls, url: str | None = None) -> Monitor:

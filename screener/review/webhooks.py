@@ -25,7 +25,7 @@ import httpx
 import sqlalchemy as sa
 
 from screener import __version__
-from screener.review.schema import UTCDateTime, now
+from screener.review.schema import UTCDateTime, create_tables, now
 
 URLS_ENV, SECRET_ENV = "SCREENER_WEBHOOK_URLS", "SCREENER_WEBHOOK_SECRET"
 SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_HEADER = "X-Screener-Signature", "X-Screener-Timestamp", "X-Screener-Delivery"
@@ -82,7 +82,7 @@ def deliver(
     """POST `payload` to every URL; URL -> delivered. Never raises for a receiver's failure."""
     if urls and not secret:
         raise ValueError(f"webhooks configured without a secret: set {SECRET_ENV}")
-    metadata.create_all(engine)
+    create_tables(engine, metadata)
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
     count = len(payload.get("alerts", []))
     out: dict[str, bool] = {}
@@ -122,7 +122,7 @@ def deliver(
 
 
 def delivery_log(engine: sa.Engine, limit: int = 100) -> list[dict[str, Any]]:
-    metadata.create_all(engine)
+    create_tables(engine, metadata)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(deliveries).order_by(deliveries.c.id.desc()).limit(limit))
         return [dict(r._mapping) for r in rows]
