@@ -16,12 +16,14 @@ literally. Text longer than Excel's 32,767-character cell limit is cut and marke
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import xlsxwriter
 from xlsxwriter.format import Format
+from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
 MAX_CELL_CHARS = 32_767  # Excel's cell limit, in UTF-16 code units
@@ -30,6 +32,10 @@ TRUNCATED = " … [truncated]"
 LINE_POINTS = 15.0  # one line of 11-point Calibri
 MAX_ROW_POINTS = 409.0  # Excel's row height limit
 MAX_PRINTED_LINES = 27  # what fits Excel's row height limit; the whole text stays in the cell
+
+# what xlsxwriter escapes in an inline string (XML, control characters, its own _xHHHH_ escapes) or
+# marks to keep (leading or trailing space); text without any is written as it is
+_NEEDS_ESCAPING = re.compile(r'[&<>"\n\x00-\x08\x0b-\x1f\ufffe\uffff]|_x|^\s|\s$')
 
 TEXT, WRAP, NUMBER, SCORE, TRACE = "text", "wrap", "number", "score", "trace"
 
@@ -85,8 +91,11 @@ def _display_width(line: str) -> int:
 def wrapped_lines(text: str, width: int) -> int:
     """How many lines `text` takes wrapped at `width` characters (words are kept whole, roughly)."""
     usable = max(width - 1, 1)
-    if len(text) * 2.2 < usable and "\n" not in text:  # the common case: short enough in any script
-        return 1
+    if "\n" not in text:  # the common cases: one line of ASCII, or short enough in any script
+        if text.isascii():
+            return max(1, math.ceil(len(text) * 1.1 / usable))
+        if len(text) * 2.2 < usable:
+            return 1
     lines = 0
     for line in text.split("\n")[:MAX_PRINTED_LINES * 4]:
         lines += max(1, math.ceil(_display_width(line) * 1.1 / usable))  # whole words waste some width
@@ -167,6 +176,8 @@ class Sheet:
         self.cell_formats: list[Format | None] = [
             {WRAP: fmts.wrap, SCORE: fmts.score, NUMBER: fmts.number}.get(c.kind, fmts.top) for c in self.columns
         ]
+        self._letters = [xl_col_to_name(col) for col in range(len(self.columns))]
+        self._styles = [f' s="{f._get_xf_index()}"' if f is not None else "" for f in self.cell_formats]
         lines = max(wrapped_lines(c.header, c.width) for c in self.columns) if self.columns else 1
         self.ws.set_row(0, row_points(lines))
         for col, column in enumerate(self.columns):
@@ -178,11 +189,20 @@ class Sheet:
         """Append one row; `links` maps a column to the internal location its text links to."""
         self.start()
         row = self.rows + 1
-        ws, kinds, formats, columns = self.ws, self.kinds, self.cell_formats, self.columns
+        ws, kinds, columns = self.ws, self.kinds, self.columns
         lines = 1
         for col, value in enumerate(values):
             if kinds[col] == WRAP and value:
                 lines = max(lines, wrapped_lines(value, columns[col].width))
+        if links or not self._add_row_xml(row, values, lines):
+            self._add_cells(row, values, lines, links)
+        if row - 1 in ws.row_info:  # flushed by now, by either way of writing this row
+            self._forget(row - 1)
+        self.rows = row
+
+    def _add_cells(self, row: int, values: Sequence[Any], lines: int, links: dict[int, str] | None) -> None:
+        """The row through xlsxwriter's cell calls: links, rich-text runs and unusual values."""
+        ws, kinds, formats = self.ws, self.kinds, self.cell_formats
         if lines > 1:
             ws.set_row(row, row_points(lines))
         for col, value in enumerate(values):
@@ -195,9 +215,54 @@ class Sheet:
                 self._link(row, col, value, links[col])
             else:
                 write_text(ws, row, col, value, formats[col], self.fmts.plain)
-        if row - 1 in ws.row_info:  # flushed when this row's first cell was written
-            self._forget(row - 1)
-        self.rows = row
+
+    def _add_row_xml(self, row: int, values: Sequence[Any], lines: int) -> bool:
+        """Write the row's XML at once, as xlsxwriter's constant_memory mode writes it cell by cell.
+
+        The per-cell calls are most of a large report's time (the All rows sheet has a row per input
+        row); this writes the same bytes (tests/test_report_rows.py compares them with the library's)
+        for rows of plain text and finite numbers, and returns False for anything else, which then
+        goes through the cell calls.
+        """
+        ws = self.ws
+        if not ws.constant_memory or row <= ws.previous_row:
+            return False
+        cells, first, last = [], -1, -1
+        ref = str(row + 1)
+        for col, value in enumerate(values):
+            if value is None or value == "":
+                continue
+            style = self._styles[col]
+            if self.kinds[col] in (NUMBER, SCORE):
+                if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                    return False
+                cells.append(f'<c r="{self._letters[col]}{ref}"{style}><v>{value:.16G}</v></c>')
+            elif not isinstance(value, str):
+                return False
+            else:
+                text = fit_cell(value) if len(value) > MAX_CELL_CHARS // 2 else value
+                if text[0] == "<" and _is_rich_markup(text):
+                    return False
+                if _NEEDS_ESCAPING.search(text) is not None:
+                    text = ws._escape_control_characters(text)
+                    space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+                    text = ws._escape_data(text)
+                else:
+                    space = ""
+                cells.append(f'<c r="{self._letters[col]}{ref}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>')
+            first = col if first < 0 else first
+            last = col
+        if first < 0:
+            return False  # an empty row: xlsxwriter writes none, and neither does this
+        ws._write_single_row(row)  # the row before, if it is still pending (the header)
+        ws._check_dimensions(row, first)
+        ws._check_dimensions(row, last)
+        height = ""
+        if lines > 1:
+            pixels = int(row_points(lines) * 4.0 / 3.0 + 0.5)  # as set_row rounds it
+            height = f' ht="{pixels * 0.75:.16g}" customHeight="1"'
+        ws.fh.write(f'<row r="{ref}"{height}>{"".join(cells)}</row>')
+        return True
 
     def _forget(self, row: int) -> None:
         """Drop xlsxwriter's record of a row already flushed to disk: it keeps every height it is
