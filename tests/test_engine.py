@@ -190,7 +190,7 @@ def test_repeated_rows_are_answered_without_a_worker(screener):
     sent: list[tuple[str, str | None]] = []
 
     def submit(chunk):
-        sent.extend((fields["name"], fields["address"]) for fields in chunk)
+        sent.extend((name, address) for name, _, address, _ in chunk)
         return _screen_encoded(screener, chunk)
 
     got = list(_ordered(rows, submit, lambda handle: handle, lambda handle: None,

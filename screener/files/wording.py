@@ -8,6 +8,7 @@ without a glossary.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from screener.models import AliasKind, Explanation, Status
 
@@ -75,13 +76,18 @@ def _quoted(words: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+@lru_cache(maxsize=4096)
+def _typed_pattern(token: str) -> re.Pattern[str]:
+    """How a normalised token may be written: its words with spaces, dashes or dots between, and
+    short words dotted ('h.k.')."""
+    words = [r"\.?".join(map(re.escape, w)) if len(w) <= 4 else re.escape(w) for w in token.split()]
+    return re.compile(r"(?<!\w)" + r"[\s\-.,]*".join(words) + r"\.?(?!\w)", re.IGNORECASE)
+
+
 def _as_typed(token: str, text: str | None) -> str:
     """A normalised token as `text` writes it ('Hik-Vision', not 'hik vision'), when it can be found."""
-    if text:
-        words = [r"\.?".join(map(re.escape, w)) if len(w) <= 4 else re.escape(w) for w in token.split()]
-        pattern = r"(?<!\w)" + r"[\s\-.,]*".join(words) + r"\.?(?!\w)"
-        if m := re.search(pattern, text, re.IGNORECASE):
-            return m.group(0)
+    if text and (m := _typed_pattern(token).search(text)):
+        return m.group(0)
     return token
 
 

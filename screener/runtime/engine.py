@@ -99,21 +99,26 @@ def make_screen_fn(
 
 
 def _encode_rows(rows: Sequence[InputRow]) -> Encoded:
-    return [row.__dict__ for row in rows]
+    """What screening a row reads: its name, country, address and the reader's reason. The row's
+    place and other cells stay in the parent, which puts them back (`_decode_results`)."""
+    return [(row.name, row.country, row.address, row.not_screened_reason) for row in rows]
 
 
 def _screen_encoded(screener: Screener, rows: Encoded) -> tuple[Encoded, float]:
-    """Results of one chunk, and the seconds they took (which size the next chunks)."""
+    """Results of one chunk, and the seconds they took (which size the next chunks). A result
+    without candidates, nearly every row's, goes back as None."""
     t0 = time.perf_counter()
     out: Encoded = []
-    for fields in rows:
-        result = screener.screen_row(InputRow.model_validate(fields))
-        out.append(result if result.matches else result.model_dump(exclude_unset=True))
+    make = InputRow.model_construct  # values of rows the parent validated
+    for name, country, address, reason in rows:
+        result = screener.screen_row(make(name=name, country=country, address=address, not_screened_reason=reason))
+        out.append(None if without_candidates(result) else result)
     return out, time.perf_counter() - t0
 
 
-def _decode_results(encoded: Encoded) -> list[RowResult]:
-    return [item if isinstance(item, RowResult) else RowResult.model_validate(item) for item in encoded]
+def _decode_results(encoded: Encoded, rows: Sequence[InputRow]) -> list[RowResult]:
+    """The results of `rows` from a worker's answers, with each row's place and cells."""
+    return [clear_result(row) if got is None else repeat_result(got, row) for got, row in zip(encoded, rows)]
 
 
 _POOL_SCREENER: Screener | None = None
@@ -233,7 +238,7 @@ def _ordered(
     """
     sizer = _ChunkSizer(max_rows, seconds)
     answers = _Answers()
-    pending: deque[tuple[list[RowResult | None], Any]] = deque()
+    pending: deque[tuple[list[RowResult | None], list[InputRow], Any]] = deque()
     source = iter(rows)
     try:
         while True:
@@ -241,17 +246,16 @@ def _ordered(
             if chunk:
                 ready = [answers.get(row) for row in chunk]
                 sent = [row for row, done in zip(chunk, ready) if done is None]
-                pending.append((ready, submit(_encode_rows(sent)) if sent else None))
+                pending.append((ready, sent, submit(_encode_rows(sent)) if sent else None))
             if pending and (len(pending) >= inflight or not chunk):
-                ready, handle = pending.popleft()
+                ready, sent, handle = pending.popleft()
                 remote: list[RowResult] = []
                 if handle is not None:
                     encoded, took = result(handle)
                     sizer.observe(len(ready), took)
-                    remote = _decode_results(encoded)
-                asked = ready.count(None)
-                if len(remote) != asked:
-                    raise RuntimeError(f"a worker returned {len(remote)} results for {asked} rows")
+                    if len(encoded) != len(sent):
+                        raise RuntimeError(f"a worker returned {len(encoded)} results for {len(sent)} rows")
+                    remote = _decode_results(encoded, sent)
                 screened = iter(remote)
                 for done in ready:
                     if done is None:
@@ -261,7 +265,7 @@ def _ordered(
             elif not chunk:
                 return
     finally:
-        for _, handle in pending:  # the input failed or the consumer stopped: drop queued work
+        for _, _, handle in pending:  # the input failed or the consumer stopped: drop queued work
             if handle is not None:
                 cancel(handle)
 
