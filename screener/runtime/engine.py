@@ -109,9 +109,8 @@ def _screen_encoded(screener: Screener, rows: Encoded) -> tuple[Encoded, float]:
     without candidates, nearly every row's, goes back as None."""
     t0 = time.perf_counter()
     out: Encoded = []
-    make = InputRow.model_construct  # values of rows the parent validated
     for name, country, address, reason in rows:
-        result = screener.screen_row(make(name=name, country=country, address=address, not_screened_reason=reason))
+        result = screener.screen_row(InputRow(name=name, country=country, address=address, not_screened_reason=reason))
         out.append(None if without_candidates(result) else result)
     return out, time.perf_counter() - t0
 
