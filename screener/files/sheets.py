@@ -81,11 +81,17 @@ def write_text(
         raise RuntimeError(f"xlsxwriter refused a cell ({status}) at {ws.name}!R{row + 1}C{col + 1}")
 
 
+# the characters that may be drawn wide: from U+1100 on, and the few earlier ones (unassigned code
+# points) that unicodedata also calls wide; the rest need not be looked up
+_MAYBE_WIDE = re.compile("[" + "".join(chr(c) for c in range(0x80, 0x1100) if unicodedata.east_asian_width(chr(c)) in "WF")
+                         + "\u1100-\U0010ffff]")
+
+
 def _display_width(line: str) -> int:
     """Characters as wide as the default font draws them: Chinese and full-width forms count two."""
     if line.isascii():
         return len(line)
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+    return len(line) + sum(unicodedata.east_asian_width(ch) in "WF" for ch in _MAYBE_WIDE.findall(line))
 
 
 def wrapped_lines(text: str, width: int) -> int:

@@ -269,8 +269,19 @@ def _ordered(
                 cancel(handle)
 
 
+def _shut_down(executors: list[ProcessPoolExecutor]) -> None:
+    for executor in executors:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
 class PoolScreen:
-    """Screening on a local process pool; forked workers inherit the parent's Screener and its index."""
+    """Screening on local worker processes; forked workers inherit the parent's Screener and its index.
+
+    Each worker is a pool of one process, and a name always goes to the same worker (by its hash):
+    a worker keeps what it found for the names it screened (`Screener._found`), so a repeat that
+    still needs a worker (other evidence beside its candidates, or sent before the first result was
+    back) is answered from that memory instead of being matched again by another worker.
+    """
 
     def __init__(self, screener: Screener, workers: int, *, chunk_rows: int = CHUNK_ROWS,
                  start_method: str | None = None) -> None:
@@ -279,29 +290,50 @@ class PoolScreen:
         self.chunk_rows = chunk_rows
         methods = multiprocessing.get_all_start_methods()
         self.start_method = start_method or ("fork" if "fork" in methods else "spawn")
-        self._executor: ProcessPoolExecutor | None = None
+        self._executors: list[ProcessPoolExecutor] = []
         self._finalizer: weakref.finalize | None = None
 
-    def _pool(self) -> ProcessPoolExecutor:
-        if self._executor is None:
+    def _pools(self) -> list[ProcessPoolExecutor]:
+        if not self._executors:
             forked = self.start_method == "fork"
             ctx = multiprocessing.get_context(self.start_method)
             # forked: the Screener is inherited, not pickled; spawned: workers rebuild it from the lists
             initargs = (self.screener, None, 0.0) if forked else (None, self.screener.lists, self.screener.threshold)
             if forked:
                 self.screener.index.warm()  # what workers would each load on first use, loaded once
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_pool_init,
-                                                 initargs=initargs)
-            self._finalizer = weakref.finalize(self, self._executor.shutdown, wait=True, cancel_futures=True)
-        return self._executor
+            self._executors = [ProcessPoolExecutor(1, mp_context=ctx, initializer=_pool_init, initargs=initargs)
+                               for _ in range(self.workers)]
+            self._finalizer = weakref.finalize(self, _shut_down, self._executors)
+        return self._executors
+
+    def _submit(self, chunk: Encoded) -> list[tuple[list[int], Future[tuple[Encoded, float]]]]:
+        """The chunk's rows to their names' workers: (positions in the chunk, future) per worker."""
+        pools = self._pools()
+        parts: list[list[int]] = [[] for _ in pools]
+        for i, row in enumerate(chunk):
+            parts[hash(row[0]) % len(pools)].append(i)
+        return [(at, pools[w].submit(_pool_task, [chunk[i] for i in at])) for w, at in enumerate(parts) if at]
+
+    @staticmethod
+    def _gather(handle: list[tuple[list[int], Future[tuple[Encoded, float]]]]) -> tuple[Encoded, float]:
+        """The parts' results back in chunk order, and the worker seconds they took together."""
+        out: Encoded = [None] * sum(len(at) for at, _ in handle)
+        took = 0.0
+        for at, future in handle:
+            got, seconds = future.result()
+            if len(got) != len(at):
+                raise RuntimeError(f"a worker returned {len(got)} results for {len(at)} rows")
+            for i, result in zip(at, got):
+                out[i] = result
+            took += seconds
+        return out, took
 
     def __call__(self, rows: Iterable[InputRow]) -> Iterator[RowResult]:
-        pool = self._pool()
         return _ordered(
             rows,
-            lambda chunk: pool.submit(_pool_task, chunk),
-            Future.result,
-            Future.cancel,
+            self._submit,
+            self._gather,
+            lambda handle: [future.cancel() for _, future in handle],
             max_rows=self.chunk_rows,
             seconds=CHUNK_SECONDS,
             inflight=INFLIGHT_PER_WORKER * self.workers,
@@ -310,7 +342,7 @@ class PoolScreen:
     def close(self) -> None:
         if self._finalizer is not None:
             self._finalizer()
-        self._executor = None
+        self._executors = []
 
     def __enter__(self) -> Self:
         return self

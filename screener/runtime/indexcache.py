@@ -123,6 +123,11 @@ class LazyList(Sequence[Any]):
         return self._length
 
     def __getitem__(self, i: Any) -> Any:
+        if i.__class__ is int and i >= 0:  # the matcher's look-ups: a decoded chunk costs two indexings
+            chunk = self._loaded[i // CHUNK]  # IndexError past the end, as a list
+            if chunk is None:
+                chunk = self._loaded[i // CHUNK] = self._chunks.get(i // CHUNK)
+            return chunk[i % CHUNK]
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         if i < 0:
@@ -191,6 +196,10 @@ class LazyDict(Mapping[Any, Any]):
     def __contains__(self, key: object) -> bool:
         chunk = self._chunk(key)
         return chunk is not None and key in chunk
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        chunk = self._chunk(key)  # once, where Mapping.get would find the chunk through __getitem__
+        return default if chunk is None else chunk.get(key, default)
 
     def __iter__(self) -> Iterator[Any]:
         if self._where is not None:
