@@ -5,10 +5,10 @@ results whatever runs them. The parallel engines cut the row stream into chunks 
 number of chunks in flight, yielding the oldest chunk's results before submitting more, so memory
 stays flat over millions of rows and the report is written while the workers match.
 
-Only matching leaves this process. The input is read and the report written here; workers get plain
-row dicts and send back results. A result without matches (nearly every row) travels as a dict of
-its set fields and is rebuilt by validation, which costs the parent a third of unpickling the model;
-results with matches travel as models, whose shared sources pickle once per chunk.
+Only matching leaves this process. The input is read and the report written here; workers get what
+screening a row reads (name, country, address and the reader's reason, as a tuple) and send back
+None for a result without candidates (nearly every row) and the model otherwise, whose shared
+sources pickle once per chunk; the parent puts back each row's place and other cells.
 
 Workers build (or, forked, inherit) their Screener once: the pool passes it through its
 initializer; on Dask the lists are broadcast to every worker once and each worker process caches
