@@ -204,3 +204,37 @@ def test_repeated_rows_are_answered_without_a_worker(screener):
     assert got[-2].status.value == "potential_match" and got[-2].input_address == "Hangzhou, Qianmo Road 555"
     assert ("Acme Widgets Ltd", None) in sent[-3:]  # the row with the reader's reason went too
     assert got[-1].status.value == "not_screened" and got[-1].not_screened_reason == "formula cell"
+
+
+def test_a_name_is_matched_by_one_worker_whatever_rows_repeat_it(tmp_path, monkeypatch):
+    """Repeated names are screened once across the pool too. A listed name at other addresses still
+    needs a worker (the evidence beside its candidates differs), and goes to the worker that matched
+    the name first, which answers from the candidates it kept; with one queue for all workers the
+    other worker matched the name again."""
+    import os
+    from collections import Counter
+
+    from screener.lists.partylist import default_list
+    from screener.names.matcher import AliasIndex
+
+    log = tmp_path / "matched.log"
+    real = AliasIndex.match_name
+
+    def recording(self, name, **kwargs):  # inherited by the forked workers
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()}\t{name}\n")
+        return real(self, name, **kwargs)
+
+    monkeypatch.setattr(AliasIndex, "match_name", recording)
+    fresh = Screener([("default", default_list())])  # nothing matched yet, in this process or a fork
+    names = list(dict.fromkeys(p.name for p in default_list().parties))[:16]
+    rows = [InputRow(name=name, address=f"{k} Harbour Road", sheet="S", row=2 + k * len(names) + i)
+            for k in range(6) for i, name in enumerate(names)]
+    with PoolScreen(fresh, 2, chunk_rows=4, start_method="fork") as screen:
+        got = list(screen(rows))
+    matched = [line.split("\t") for line in log.read_text(encoding="utf-8").splitlines()]
+    assert {pid for pid, _ in matched} - {str(os.getpid())}, "the workers matched"
+    counts = Counter(name for _, name in matched)
+    assert {name: counts[name] for name in names} == dict.fromkeys(names, 1)
+    assert all(r.status.value == "potential_match" for r in got)
+    assert [r.input_address for r in got] == [r.address for r in rows]

@@ -188,3 +188,21 @@ def test_pair_and_token_caches_do_not_keep_long_inputs():
         assert fn.cache_info().currsize == 0, fn.__name__
         call("huawai")
         assert fn.cache_info().currsize == 1, fn.__name__
+
+
+def test_an_input_that_only_writes_an_aliases_initials_is_found_by_the_index():
+    """A name none of whose words pairs with an alias word ("ABB Ltd" against "Al-Barakaat Bank", 3
+    letters too short for a typo) can still be an alias's initials: the index once returned nothing
+    for it before looking at initials, where the exhaustive comparison found the alias."""
+    from screener.models import Party, RestrictedList
+
+    parties = [Party(id=f"t:{i}", name=name, list_name="Test list") for i, name in
+               enumerate(["Al-Barakaat Bank", "Ansar Bank Brokerage Company", "Golden Harvest Trading", "Nordwind"])]
+    s = screener.Screener([("t", RestrictedList(name="t", parties=parties))])
+    for name in ("ABB Ltd", "ABB", "G.H.T.", "GHT LLC"):
+        q = normalize(name)
+        for floor in (50.0, 75.0):
+            fast = [(a.party, sc.score) for _, a, sc in s.index.match(q, floor=floor)]
+            slow = [(a.party, sc.score) for _, a, sc in s.index.match(q, floor=floor, exhaustive=True)]
+            assert fast == slow, (name, floor)
+    assert {p for p, _, _ in s.index.match(normalize("ABB Ltd"), floor=75.0)} == {0, 1}

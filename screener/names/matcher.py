@@ -772,8 +772,6 @@ class AliasIndex:
         discounted, which a score's coverage never falls below.
         """
         pairs = query.pairs or {}
-        if not pairs:
-            return []
         floor = min(floor, 100.0 * RESIDUE_GATE)  # left-over words can lift an alias half found (score_alias)
         best_sim = {key: max(found[1] for found in pairs_of) for key, pairs_of in pairs.items()}
         q_tokens = query.norm.tokens
@@ -784,6 +782,8 @@ class AliasIndex:
             best_sim[initials] = max(best_sim.get(initials, 0.0), ACRONYM_SIMILARITY)
         whole = {a_idx for t in set(q_tokens) for a_idx in self._acronyms.get(t, ())} \
             if 100.0 * ACRONYM_SIMILARITY >= floor else set()
+        if not best_sim:  # no word pairs with an alias key: only an alias whose initials the input writes
+            return list(whole)
         least = (floor - 0.1) / len(best_sim)  # scores are rounded to 0.1
         seeds: set[int] = set()
         for key, sim in best_sim.items():
