@@ -50,10 +50,11 @@ def test_many_processes_open_the_same_store_at_once_without_lock_errors(tmp_path
 
 
 def test_tables_created_while_another_writer_holds_the_lock_wait_for_it(tmp_path: Path) -> None:
-    """The monitor's and the webhooks' tables are created on first use, in a service whose other
-    threads write too (a sign-in, a run). Their creation reads first (does the table exist?); a
-    plain transaction overtaken by a writer's commit cannot then write and fails at once, which
-    is how a monitor page once answered 500. Holding the write lock from the start, it waits."""
+    """The monitor's and the webhooks' tables are created when a Monitor opens the database, in a
+    service whose other threads write too (a sign-in, a run). Their creation reads first (does the
+    table exist?); a plain transaction overtaken by a writer's commit cannot then write and fails at
+    once, which is how a monitor page once answered 500. Holding the write lock from the start, it
+    waits. Reading the delivery log afterwards takes no lock at all: it reads while the writer holds it."""
     import threading
 
     from screener.review import webhooks

@@ -197,7 +197,7 @@ class Monitor:
     def __init__(self, store: Any) -> None:
         self.store = store
         self.engine: sa.Engine = store.engine
-        create_tables(self.engine, metadata)
+        create_tables(self.engine, metadata, webhooks.metadata)  # the delivery log lives beside the base
 
     @classmethod
     def open(cls, url: str | None = None) -> Monitor:

@@ -46,12 +46,14 @@ def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def create_tables(engine: sa.Engine, tables: sa.MetaData) -> None:
+def create_tables(engine: sa.Engine, *tables: sa.MetaData) -> None:
     """Create whichever of `tables` are missing, holding the write lock from the start. The checks
     read first; in WAL mode a read transaction that another writer commits past cannot become a
-    write, and SQLite fails it at once ("database is locked") instead of waiting its busy timeout."""
+    write, and SQLite fails it at once ("database is locked") instead of waiting its busy timeout.
+    Call it once, where the tables' owner opens the database: every call waits for the write lock."""
     with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
-        tables.create_all(conn, checkfirst=True)
+        for metadata in tables:
+            metadata.create_all(conn, checkfirst=True)
 
 
 # --- schema (current) -----------------------------------------------------------------------------

@@ -5,7 +5,8 @@ Each delivery is one POST of a JSON body. The receiver checks it came from us wi
 inside the signed text, so a captured delivery cannot be replayed later as new). A connection error,
 a timeout, 408, 429 or any 5xx is retried with exponential backoff; another 4xx is final. Every
 attempt, with its status or error, goes to the `webhook_deliveries` table of the audit database,
-so an analyst can prove an alert was sent, or see that it was not.
+so an analyst can prove an alert was sent, or see that it was not; `Monitor` creates that table
+when it opens the database.
 
 Settings: SCREENER_WEBHOOK_URLS (comma-separated) and SCREENER_WEBHOOK_SECRET.
 """
@@ -25,7 +26,7 @@ import httpx
 import sqlalchemy as sa
 
 from screener import __version__
-from screener.review.schema import UTCDateTime, create_tables, now
+from screener.review.schema import UTCDateTime, now
 
 URLS_ENV, SECRET_ENV = "SCREENER_WEBHOOK_URLS", "SCREENER_WEBHOOK_SECRET"
 SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_HEADER = "X-Screener-Signature", "X-Screener-Timestamp", "X-Screener-Delivery"
@@ -82,7 +83,6 @@ def deliver(
     """POST `payload` to every URL; URL -> delivered. Never raises for a receiver's failure."""
     if urls and not secret:
         raise ValueError(f"webhooks configured without a secret: set {SECRET_ENV}")
-    create_tables(engine, metadata)
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
     count = len(payload.get("alerts", []))
     out: dict[str, bool] = {}
@@ -122,7 +122,6 @@ def deliver(
 
 
 def delivery_log(engine: sa.Engine, limit: int = 100) -> list[dict[str, Any]]:
-    create_tables(engine, metadata)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(deliveries).order_by(deliveries.c.id.desc()).limit(limit))
         return [dict(r._mapping) for r in rows]
