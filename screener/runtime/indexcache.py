@@ -123,18 +123,14 @@ class LazyList(Sequence[Any]):
         return self._length
 
     def __getitem__(self, i: Any) -> Any:
-        if i.__class__ is int and i >= 0:  # the matcher's look-ups: a decoded chunk costs two indexings
-            chunk = self._loaded[i // CHUNK]  # IndexError past the end, as a list
-            if chunk is None:
-                chunk = self._loaded[i // CHUNK] = self._chunks.get(i // CHUNK)
-            return chunk[i % CHUNK]
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += self._length
-        if not 0 <= i < self._length:
-            raise IndexError(i)
-        chunk = self._loaded[i // CHUNK]
+        if i.__class__ is not int or i < 0:  # the matcher's look-ups skip this: non-negative ints
+            if isinstance(i, slice):
+                return [self[j] for j in range(*i.indices(len(self)))]
+            if i < 0:
+                i += self._length
+            if not 0 <= i < self._length:
+                raise IndexError(i)
+        chunk = self._loaded[i // CHUNK]  # past the end: IndexError here or below, as a list's
         if chunk is None:
             chunk = self._loaded[i // CHUNK] = self._chunks.get(i // CHUNK)
         return chunk[i % CHUNK]
