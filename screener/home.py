@@ -16,6 +16,7 @@ from platformdirs import user_data_path
 
 HOME_ENV = "SCREENER_HOME"
 DB_ENV = "SCREENER_DB"  # the audit store's URL (review.store): here, so a check reads it without SQLAlchemy
+STORE_FILE = "screener.db"  # the audit store in the home folder when DB_ENV is not set
 PRIVATE_DIR, PRIVATE_FILE, SHARED_FILE = 0o700, 0o600, 0o666
 
 
@@ -46,3 +47,14 @@ def file_mode(target: Path) -> int:
     except OSError:
         inside = False
     return PRIVATE_FILE if inside else SHARED_FILE
+
+
+def existing_store_url(given: str | None = None) -> str | None:
+    """The audit store a run applies analysts' decisions from without being asked to keep one:
+    `given`, else `SCREENER_DB`, else the home folder's SQLite file if it exists; None when there is
+    none. Looked for, never created, and without importing SQLAlchemy (a third of a second)."""
+    url = given or os.environ.get(DB_ENV)
+    if url:
+        return url
+    path = home_path() / STORE_FILE
+    return f"sqlite:///{path}" if path.exists() else None

@@ -10,11 +10,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from screener.lists.catalog import save_imported
 from screener.lists.importers import ImportResult
+from screener.collector import BATCH_THRESHOLDS
 from screener.lists.partylist import default_list, default_list_path, save_list
 
 HEAVY = (
@@ -26,7 +28,7 @@ HELD = "Hangzhou Hikvision Digital Technology Co., Ltd."  # on the bundled list
 
 # The check exactly as `python -m screener check ...` runs it, then the modules it left imported.
 PROBE = """
-import json, sys
+import gc, json, sys
 out, sys.argv = sys.argv[1], ["screener", *sys.argv[2:]]
 from screener.cli import main
 try:
@@ -34,7 +36,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 with open(out, "w") as fh:
-    json.dump({"code": code, "modules": sorted(sys.modules)}, fh)
+    json.dump({"code": code, "modules": sorted(sys.modules), "gc": gc.get_threshold()}, fh)
 """
 
 
@@ -48,16 +50,22 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
-def _check(home: Path, *args: str) -> tuple[int, set[str], str]:
+def _run(home: Path, *args: str) -> dict[str, Any]:
+    """A screener command in a fresh process: its exit code, the modules it left imported, the
+    collector's thresholds at its end, and its standard output."""
     out = home.parent / "modules.json"
     env = {**os.environ, "SCREENER_HOME": str(home), "PYTHONIOENCODING": "utf-8"}
     for name in ("SCREENER_DB", "SCREENER_DEBUG", "SCREENER_INDEX_CACHE"):
         env.pop(name, None)
-    proc = subprocess.run([sys.executable, "-c", PROBE, str(out), "check", *args], check=False,
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(out), *args], check=False,
                           capture_output=True, text=True, env=env, cwd=home.parent, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    got = json.loads(out.read_text())
-    return got["code"], set(got["modules"]), proc.stdout
+    return {**json.loads(out.read_text()), "stdout": proc.stdout}
+
+
+def _check(home: Path, *args: str) -> tuple[int, set[str], str]:
+    got = _run(home, "check", *args)
+    return got["code"], set(got["modules"]), got["stdout"]
 
 
 def _heavy(modules: set[str], *, allowed: tuple[str, ...] = ()) -> list[str]:
@@ -117,3 +125,29 @@ def test_a_check_works_where_the_home_cannot_hold_an_index(tmp_path: Path) -> No
         proc = subprocess.run([sys.executable, "-m", "screener", "check", "--party", party], check=False,
                               capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
         assert proc.returncode == code and proc.stdout.startswith(verdict), proc.stderr
+
+
+def _customers(home: Path) -> Path:
+    path = home.parent / "customers.csv"
+    path.write_text(f'Customer Name,Country\n"{CLEAR}",DE\n"{HELD}",CN\n', encoding="utf-8")
+    return path
+
+
+def test_a_screen_without_an_audit_store_does_not_import_it_nor_create_it(home: Path) -> None:
+    """Decisions are read from a store that exists; without one, `screen` pays nothing for it (SQLAlchemy
+    and the service's run records were a third of a second of every start)."""
+    got = _run(home, "screen", str(_customers(home)), "-o", str(home.parent / "out.csv"), "-q")
+    assert got["code"] == 1  # the listed row is a potential match
+    assert "potential_match" in (home.parent / "out.csv").read_text(encoding="utf-8-sig")
+    assert not (home / "screener.db").exists()
+    assert "screener.review.store" not in got["modules"] and "sqlalchemy" not in got["modules"]
+
+
+def test_a_screen_with_an_audit_store_opens_it_and_streams_with_fewer_collections(home: Path) -> None:
+    from screener.review.store import Store
+
+    Store.open(f"sqlite:///{home / 'screener.db'}")  # an analyst's store, made by an earlier run
+    got = _run(home, "screen", str(_customers(home)), "-o", str(home.parent / "out.csv"), "-q", "--workers", "2")
+    assert got["code"] == 1
+    assert "screener.review.store" in got["modules"]  # so its decisions apply (test_decisions)
+    assert tuple(got["gc"]) == BATCH_THRESHOLDS  # see screener.collector.for_batch

@@ -6,7 +6,6 @@ list...), so a pipeline step that treats "non-zero" as "stop" can never ship on 
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -87,14 +86,11 @@ def _decisions(db: str | None) -> ApplyDecisions:
     never created just for a check. An unreadable store clears nothing: the shipment holds."""
 
     def apply(results: Iterable[RowResult], screener: Screener) -> Iterable[RowResult]:
-        from screener.home import DB_ENV, home_path
+        from screener.home import existing_store_url
 
-        url = db or os.environ.get(DB_ENV)
+        url = existing_store_url(db)
         if url is None:
-            path = home_path() / "screener.db"  # looked for, not created
-            if not path.exists():
-                return results  # no store, no decisions: SQLAlchemy is not even imported
-            url = f"sqlite:///{path}"
+            return results  # no store, no decisions
         from screener.review.store import Store
 
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -68,11 +67,13 @@ def screen_command(
 
     Potential matches an analyst cleared as false positives (in the audit store) do not count.
     """
+    from screener.collector import for_batch
     from screener.pipeline import AccountingError, screen_files
     from screener.runtime.engine import make_screen_fn
     from screener.runtime.lifetime import interrupt_on_sigterm
 
     interrupt_on_sigterm()  # SIGTERM unwinds like Ctrl-C: no staged output left, a recorded run marked failed
+    for_batch()  # this process streams rows: fewer cycle collections (and the workers it forks inherit it)
     screener = load_screener(lists, threshold)
     try:
         screen_fn = make_screen_fn(screener, workers=workers, engine=engine, scheduler=scheduler)
@@ -152,14 +153,15 @@ def _open_store(db: str | None, record: bool):  # type: ignore[no-untyped-def]
     A plain `screen` never creates a store: without --record/--db/SCREENER_DB it reads decisions only
     from a store that already exists.
     """
+    from screener.home import existing_store_url
+
+    url = existing_store_url(db)
+    if url is None and not record:
+        return None  # nothing to read decisions from, and SQLAlchemy is not even imported
     from screener.review.store import Store, default_url
     from screener.service.runs import fail_dead_runs
 
-    url = db or default_url()
-    if not (record or db or os.environ.get("SCREENER_DB")):
-        if not url.startswith("sqlite:///") or not Path(url.removeprefix("sqlite:///")).exists():
-            return None
-    store = Store.open(url)
+    store = Store.open(url or default_url())
     fail_dead_runs(store.engine)
     return store
 

@@ -27,7 +27,6 @@ exhaustive comparison of every alias would find above the reporting floor.
 
 from __future__ import annotations
 
-import gc
 import math
 import re
 import sys
@@ -42,6 +41,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from screener.collector import kept
 from screener.models import (
     Alias,
     AliasKind,
@@ -636,6 +636,12 @@ class AliasIndex:
     """Every alias of every party of one or more lists, indexed by token."""
 
     def __init__(self, lists: Sequence[tuple[str, RestrictedList]]) -> None:
+        # the index is about a million long-lived objects: built with the cycle collector paused, then
+        # frozen, so that no collection walks them (see `screener.collector`)
+        with kept():
+            self._build(lists)
+
+    def _build(self, lists: Sequence[tuple[str, RestrictedList]]) -> None:
         self.parties: list[tuple[str, Party]] = []
         raw: list[tuple[int, Alias, NormalizedName, set[str]]] = []
         df: dict[str, int] = defaultdict(int)
@@ -697,19 +703,18 @@ class AliasIndex:
                 by_sound[sound].append(key)
         self._by_sound = dict(by_sound)
         self._lookup = lru_cache(maxsize=LOOKUP_CACHE)(self._lookup_uncached)
-        # the index is about a million long-lived objects: left to the cyclic collector, every full
-        # collection walks them all (a third of the time per name against CSL + SDN); frozen, it skips them
-        gc.freeze()
 
     def warm(self) -> None:
         """Load now what matching loads on first use: the normaliser's terms, pypinyin's dictionaries,
         ICU's transliterators, rigour's tagger and numpy (`_KeyGroup`). Worker processes forked after
-        this share one copy of them, instead of each loading its own (a second of CPU per worker)."""
-        import numpy  # noqa: F401
+        this share one copy of them, instead of each loading its own (a second of CPU per worker).
+        They last as long as the process, so they are kept off the cycle collector (`kept`)."""
+        with kept():
+            import numpy  # noqa: F401
 
-        for name in _WARM_NAMES:
-            self.match(normalize(name))
-            is_generic(name)
+            for name in _WARM_NAMES:
+                self.match(normalize(name))
+                is_generic(name)
 
     def _lookup_uncached(self, text: str, singles_only: bool) -> tuple[tuple[str, float, str], ...]:
         """Index keys that `text` can match, exactly, as a spelling variant or within their typo budget.

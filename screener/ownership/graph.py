@@ -19,31 +19,17 @@ plus holdings (Kahn's topological order).
 
 from __future__ import annotations
 
-import gc
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from screener.collector import paused
 from screener.files.errors import InputError
 from screener.models import OwnerLink
 
 FULL = 100.0
 EPSILON = 1e-6  # shares are read from text; 33.3 + 33.3 + 33.4 must not be "over 100%"
 THRESHOLD = 50.0
-
-
-@contextmanager
-def building() -> Iterator[None]:
-    """Pause the cycle collector while a large graph is built or resolved: holdings are tuples and
-    strings, which it would traverse again and again for nothing (half the time at 300,000)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class OwnershipError(InputError):
@@ -207,7 +193,7 @@ class Resolution:
 
 def resolve(graph: OwnershipGraph, listed: Sequence[bool]) -> Resolution:
     """Decide every node, owners before what they own (raises OwnershipError first if impossible)."""
-    with building():
+    with paused():
         return _resolve(graph, Resolution(graph, listed))
 
 

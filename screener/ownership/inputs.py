@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from screener.collector import paused
 from screener.files.cells import is_blank, optional_text
 from screener.files.delimited import CsvRecords, LineDecoder, plan_text
 from screener.files.headers import normalise_label
@@ -33,7 +34,7 @@ from screener.files.missing import missing_marker
 from screener.files.xlsx import Book, check_zip
 from screener.models import SheetColumns
 from screener.names.normalize import normalize
-from screener.ownership.graph import OwnershipError, OwnershipGraph, building
+from screener.ownership.graph import OwnershipError, OwnershipGraph
 
 SHEET_NAME = "ownership"
 ENTITY_LABELS = frozenset({"entity", "entityname", "company", "companyname", "subsidiary", "customer",
@@ -78,7 +79,7 @@ def read_ownership(path: str | Path, display_name: str | None = None,
     graph = graph if graph is not None else OwnershipGraph()
     if not path.is_file():
         raise OwnershipError(f"{file_name}: no such ownership file")
-    with building():
+    with paused():
         _read(path, file_name, graph)
     return graph
 

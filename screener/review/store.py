@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from pydantic import BaseModel, Field
 
-from screener.home import DB_ENV, file_mode, home, private_dir
+from screener.home import DB_ENV, STORE_FILE, file_mode, home, private_dir
 from screener.models import InputRow, Match, Ownership, RowResult, RunSummary, Status
 from screener.review.audit import (
     ROW_DIGEST_COLUMNS,
@@ -90,7 +90,7 @@ class RunRow(BaseModel):
 
 def default_url() -> str:
     """`SCREENER_DB` when set, else the SQLite file in the home folder."""
-    return os.environ.get(DB_ENV) or f"sqlite:///{home() / 'screener.db'}"
+    return os.environ.get(DB_ENV) or f"sqlite:///{home() / STORE_FILE}"
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:

@@ -30,6 +30,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Self
 
+from screener.collector import for_batch
 from screener.models import InputRow, RestrictedList, RowResult, Status
 from screener.runtime.lifetime import die_with_parent
 from screener.screening import (
@@ -127,6 +128,7 @@ def _pool_init(screener: Screener | None, lists: Lists | None, threshold: float)
     """Pool worker start: keep the forked parent's Screener, or build one from the lists (spawn)."""
     global _POOL_SCREENER
     die_with_parent()  # a killed `screen` takes its workers with it
+    for_batch()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the pool
     _POOL_SCREENER = screener if screener is not None else Screener(lists or [], threshold=threshold)
 

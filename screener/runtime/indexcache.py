@@ -23,7 +23,6 @@ module out of the matcher's internals. SCREENER_INDEX_CACHE=off turns the cache 
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import hmac
 import io
@@ -40,6 +39,7 @@ from functools import _lru_cache_wrapper, lru_cache
 from pathlib import Path
 from typing import Any
 
+from screener.collector import kept
 from screener.home import home
 from screener.models import ListInfo, RestrictedList
 from screener.names.matcher import AliasIndex
@@ -466,14 +466,14 @@ def load(path: Path, threshold: float) -> Screener | None:
         head = body[HEADER_LEN.size : HEADER_LEN.size + size]
         if len(head) != size:
             return None
-        payload = _Reader(head, body[HEADER_LEN.size + size :]).load()
-        state, caches = payload["index"]
-        index = _restore_index(state, caches)
-        infos = [ListInfo.model_validate(i) for i in payload["infos"]]
-        lists = payload["lists"]
+        with kept():  # long-lived, like a built index (see AliasIndex): no collection need walk it
+            payload = _Reader(head, body[HEADER_LEN.size + size :]).load()
+            state, caches = payload["index"]
+            index = _restore_index(state, caches)
+            infos = [ListInfo.model_validate(i) for i in payload["infos"]]
+            lists = payload["lists"]
     except Exception:  # noqa: BLE001 - ours, but unreadable to this code (a change the key missed): rebuild
         return None
-    gc.freeze()  # long-lived, like a built index (see AliasIndex): full collections need not walk it
     return Screener(None, threshold=threshold, index=index, infos=infos, load_lists=_lists_loader(lists, index))
 
 
