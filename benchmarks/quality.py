@@ -10,6 +10,8 @@ Prints, for the labelled development set and for a synthetic set made by rule fr
   * nomenklatura's name matcher when the optional `bench` extra is installed.
 With --csl-negatives, every entity name of the real CSL sample in ../shared/data (less the rows that
 are the listed parties themselves) is screened as a name that must stay clear.
+With --official N, N generated customer names are screened against the CSL sample and both SDN sets:
+the share flagged is the false-alarm rate on a customer base against the official lists.
 With --pairs, the labelled pair set in ../shared/eval/name_pairs is scored pair by pair in both
 directions (`compare(name1, name2)` and `compare(name2, name1)`): AUC and best F1 per direction, beside
 nomenklatura logic-v2's frozen scores on the same pairs, sliced by schema, category and label quality,
@@ -342,6 +344,31 @@ def report(title: str, rows: Sequence[Labelled], scorers: dict[str, tuple[Scorer
         print(f"{t:>5}{recall:>9.1%}{top1:>8.1%}{fpr:>8.2%}")
 
 
+def official_alerts(names: int, threshold: float) -> None:
+    """Generated customer names (benchmarks/generate.py, restricted-party variants of the bundled list
+    at their usual share among them) screened against the CSL sample and both SDN sets: the share
+    flagged, and the listed names that draw the most alerts. Nearly every name is no listed party, so
+    the share is the false-alarm rate an analyst meets on a customer base against the official lists."""
+    from collections import Counter
+
+    from speed import csl_sized_lists, sample_names
+
+    from screener.models import InputRow, Status
+
+    official = Screener(csl_sized_lists(), threshold=threshold)
+    flagged: Counter[str] = Counter()
+    sample = sample_names(names, seed=6)
+    for name in sample:
+        result = official.screen_row(InputRow(name=name, row=2))
+        if result.status is Status.POTENTIAL_MATCH:
+            flagged[result.matches[0].matched_alias] += 1
+    total = sum(flagged.values())
+    print(f"\n## generated customer names against CSL + SDN ({len(sample):,} names, threshold {threshold:g})")
+    print(f"potential matches: {total:,} = {total / len(sample):.2%} of the names")
+    for alias, n in flagged.most_common(8):
+        print(f"  {n:>5}  {alias}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dev", type=Path, default=SHARED / "eval" / "dev_customers.csv")
@@ -353,6 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--pairs", action="store_true", help="also score the labelled pair set")
     ap.add_argument("--pairs-only", action="store_true", help="only the labelled pair set")
     ap.add_argument("--show", type=int, default=0, help="with --pairs: print this many wrong pairs")
+    ap.add_argument("--official", type=int, default=0, metavar="N",
+                    help="also screen N generated customer names against CSL + SDN (the false-alarm rate)")
     args = ap.parse_args(argv)
 
     screener = Screener.default(threshold=args.threshold)
@@ -391,6 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "baseline: WRatio lower-case": scorers["baseline: WRatio lower-case"]})
         else:
             print("(CSL sample not found: skipped)")
+    if args.official:
+        official_alerts(args.official, args.threshold)
     return 0
 
 

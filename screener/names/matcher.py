@@ -71,6 +71,7 @@ from screener.names.similarity import (
     typo_budget,
 )
 from screener.names.vessels import split_names
+from screener.names.words import is_everyday_word, is_frequent_word
 
 GENERIC_PRIOR = 0.12  # a generic word weighs about an eighth of a distinctive one before list statistics
 IDF_SHARE = 0.6  # how much of a weight depends on rarity across the list (the rest is the prior alone)
@@ -140,6 +141,8 @@ class IndexedAlias:
     least_total: float  # the total once missing middle names are discounted: what scores are bounded by
     person: bool  # the alias is a person's full name (`_person_shaped`), which may be written short
     short_least: float  # the total bounding a short form of it (see `index_alias`)
+    common: bool  # named in common words only (`_common_words`): an input's own distinctive word weighs fully
+    spelled: frozenset[str]  # the initials the party's names of several words spell (`_candidate_pairs`)
 
     def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
         """Pickled as a call of the constructor: a slotted dataclass's own pickling looks its fields up
@@ -276,8 +279,11 @@ def _candidate_pairs(query: Query, alias: IndexedAlias) -> list[tuple[float, flo
             qu = query.units[q_tokens.index(initials)]
             out.append((alias.total * ACRONYM_SIMILARITY, ACRONYM_SIMILARITY, "acronym of the alias", whole, qu))
     elif MIN_ACRONYM <= len(q_tokens) <= MAX_ACRONYM:
+        # the input's initials as the alias's word, unless the party's own name spells that acronym out:
+        # the input's words were then compared with the real ones and are other words ("Sales Export
+        # Partners" is not "SEP", Safety Equipment Procurement Company)
         initials = _initials(q_tokens)
-        if initials in a_tokens:
+        if initials in a_tokens and initials not in alias.spelled:
             i = a_tokens.index(initials)
             whole = _Unit(initials, 0, len(q_tokens) - 1)
             out.append((alias.weights[i] * ACRONYM_SIMILARITY, ACRONYM_SIMILARITY, "acronym of the input",
@@ -365,7 +371,10 @@ def _finish(
     replaced = any(TokenWeights.prior(t) >= 1.0 for t, used in zip(alias.norm.tokens, a_used) if not used) and any(
         TokenWeights.prior(q_tokens[j]) >= 1.0 for j in extras
     )
-    penalty = ratio if alias.weak or replaced else EXTRA_PENALTY_CAP * ratio
+    # and for an alias in common words only, beside a distinctive word of the input's own: another firm
+    # that shares a common word ("Zuengzot Components" / "Electronic Components Industries")
+    borrowed = alias.common and any(_own_word(q_tokens[j]) for j in extras)
+    penalty = ratio if alias.weak or replaced or borrowed else EXTRA_PENALTY_CAP * ratio
     conflicts = []
     extra_tokens = [q_tokens[j] for j in extras]
     number_conflict, one_number = _numbers(q_tokens, alias.norm.tokens)
@@ -394,6 +403,9 @@ def _finish(
         conflicts.append(f"numbers differ: score capped at {NEAR_MISS_CAP:g}")
     if extras and replaced:
         conflicts.append("a distinctive word of the alias is replaced by another: every extra word counts fully")
+    elif borrowed:
+        conflicts.append("the alias is common words only and the input has a distinctive word of its own: "
+                         "every extra word counts fully")
     if score < LIKENESS_CAP and query.pairs is None:
         # words too far apart to pair ("Sukamto" / "Sukarno", "SiemensAG") still rank above unrelated
         # names, by the likeness of the whole names; capped below the report floor, so never a hit, and
@@ -645,6 +657,7 @@ class AliasIndex:
         self.parties: list[tuple[str, Party]] = []
         raw: list[tuple[int, Alias, NormalizedName, set[str]]] = []
         df: dict[str, int] = defaultdict(int)
+        spelled: dict[int, frozenset[str]] = {}  # per party: the initials its names of several words spell
         for key, lst in lists:
             for party in lst.parties:
                 idx = len(self.parties)
@@ -659,6 +672,7 @@ class AliasIndex:
                     seen_norms[norm.tokens].add(plain(alias.name))
                 for token in {t for tokens in seen_norms for t in tokens}:
                     df[token] += 1
+                spelled[idx] = frozenset(_initials(t) for t in seen_norms if MIN_ACRONYM <= len(t) <= MAX_ACRONYM)
         self.weight = TokenWeights(dict(df), len(self.parties))
         self.aliases: list[IndexedAlias] = []
         # postings: index key -> [(alias index, share of the alias's weight the key covers, in %)],
@@ -666,7 +680,7 @@ class AliasIndex:
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for idx, alias, norm, written in raw:
             a_idx = len(self.aliases)
-            indexed = index_alias(idx, alias, norm, self.weight, frozenset(written))
+            indexed = index_alias(idx, alias, norm, self.weight, frozenset(written), spelled[idx])
             self.aliases.append(indexed)
             for unit, unit_weight in zip(indexed.units, indexed.unit_weights):
                 share = 100.0 * unit_weight / indexed.short_least if indexed.short_least else 0.0
@@ -891,9 +905,11 @@ class AliasIndex:
 
 
 def index_alias(
-    party: int, alias: Alias, norm: NormalizedName, weight: TokenWeights, written: frozenset[str] = frozenset()
+    party: int, alias: Alias, norm: NormalizedName, weight: TokenWeights, written: frozenset[str] = frozenset(),
+    spelled: frozenset[str] = frozenset(),
 ) -> IndexedAlias:
-    """Weigh an alias's tokens; an acronym or an all-generic name is weak (extra words count fully)."""
+    """Weigh an alias's tokens; an acronym or an all-generic name is weak (extra words count fully), and
+    an organisation named in common words only is `common` (see `_common_words`)."""
     last = len(norm.tokens) - 1
     weights = tuple(weight(t, i == last and i > 0) for i, t in enumerate(norm.tokens))
     generic_only = all(TokenWeights.prior(t) < 1.0 for t in norm.tokens)
@@ -912,7 +928,30 @@ def index_alias(
     # bounds it exactly
     person = _person_shaped(tokens)
     short = min(least, SHORT_FORM_FOUND * total / RESIDUE_GATE) if person else least
-    return IndexedAlias(party, alias, norm, weights, total, weak, units, unit_weights, written, least, person, short)
+    return IndexedAlias(party, alias, norm, weights, total, weak, units, unit_weights, written, least, person, short,
+                        not weak and _common_words(tokens), spelled)
+
+
+def _common_words(tokens: tuple[str, ...]) -> bool:
+    """An organisation (a word for a kind of body among its words), or a single word, named only in
+    generic and everyday words (`words.EVERYDAY_ZIPF`): "Electronic Components Industries", "Wolf
+    Holding", "Daniel"; not "Taliban", a name in the news rather than a word of every day.
+
+    The list's own word counts cannot tell that such a name is common among customers: "components" is
+    rare on a sanctions list and in many a supplier's name. An input carrying it beside a word of its
+    own ("Zuengzot Components") names another firm, so its extra words count fully (`_finish`), as for
+    an all-generic name; the name itself, with or without its legal form, generic words or a stray
+    fragment ("Componen-ts"), scores as before. Two or more names, none generic ("Daniel Smith"), are a
+    person's: a middle name added stays light.
+    """
+    if len(tokens) > 1 and all(TokenWeights.prior(t) >= 1.0 for t in tokens):
+        return False
+    return all(TokenWeights.prior(t) < 1.0 or is_everyday_word(t) for t in tokens)
+
+
+def _own_word(token: str) -> bool:
+    """A word that names its bearer: three letters or more, neither generic nor in a dictionary."""
+    return len(token) >= 3 and TokenWeights.prior(token) >= 1.0 and not is_frequent_word(token)
 
 
 def _person_shaped(tokens: tuple[str, ...]) -> bool:

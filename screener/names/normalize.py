@@ -42,7 +42,7 @@ from screener.names.caches import bounded_cache
 from screener.names.evasion import join_letters, join_single_letters, unleet
 from screener.names.numbers import read_numbers
 from screener.names.vessels import strip_vessel_prefix
-from screener.names.words import frequent_words
+from screener.names.words import EVERYDAY_ZIPF, frequent_words
 
 MAX_NAME_CHARS = 1000  # longer inputs are screened on their first MAX_NAME_CHARS characters
 # per process: names of at most NORMALIZE_CACHE_CHARS characters are kept, NORMALIZE_CACHE_ENTRIES of them
@@ -76,10 +76,10 @@ def vocabulary() -> _Vocabulary:
     return _Vocabulary(*_compiled_terms())
 
 
-def _compiled_terms() -> tuple[dict[str, Any], dict[str, str], list[str], dict[str, str], list[str]]:
+def _compiled_terms() -> tuple[dict[str, Any], dict[str, str], list[str], dict[str, str], list[str], list[str]]:
     """terms.yaml, the pinyin reading of each of its Chinese terms, pinyin's syllables
     (`_pinyin_syllables`), the Wade-Giles syllables to read as pinyin (`_wade_giles`) and the frequent
-    English words (`words.frequent_words`), kept as JSON under SCREENER_HOME.
+    and everyday English words (`words.frequent_words`), kept as JSON under SCREENER_HOME.
 
     Parsing the YAML and loading pypinyin's dictionaries took a third of a CLI start; the JSON copy is
     named by the hash of terms.yaml and the versions of pypinyin and wordfreq, so an edit or an upgrade
@@ -91,7 +91,8 @@ def _compiled_terms() -> tuple[dict[str, Any], dict[str, str], list[str], dict[s
     path = home_path() / TERMS_CACHE / f"{digest}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return data["terms"], data["readings"], data["syllables"], data["wade_giles"], data["frequent"]
+        return (data["terms"], data["readings"], data["syllables"], data["wade_giles"], data["frequent"],
+                data["everyday"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
     import yaml
@@ -102,13 +103,13 @@ def _compiled_terms() -> tuple[dict[str, Any], dict[str, str], list[str], dict[s
     readings = {term: "".join(lazy_pinyin(term)) for term in sorted(han)}
     syllables = _pinyin_syllables()
     wade_giles = _wade_giles(syllables)
-    frequent = frequent_words()
+    frequent, everyday = frequent_words(), frequent_words(EVERYDAY_ZIPF)
     data = {"terms": terms, "readings": readings, "syllables": syllables, "wade_giles": wade_giles,
-            "frequent": frequent}
+            "frequent": frequent, "everyday": everyday}
     encoded = json.dumps(data, ensure_ascii=False)
     if json.loads(encoded) == data:  # only what JSON keeps as it is (string keys, lists)
         _write_private(path, encoded)
-    return terms, readings, syllables, wade_giles, frequent
+    return terms, readings, syllables, wade_giles, frequent, everyday
 
 
 _WADE_GILES_ONLY = re.compile(r"^(?:hs|ts|tz|ss|ch)|ung$|ih$")
@@ -176,10 +177,12 @@ class _Vocabulary:
         syllables: list[str],
         wade_giles: dict[str, str],
         frequent: list[str],
+        everyday: list[str],
     ) -> None:
         self.pinyin_syllables = frozenset(syllables)
         self.wade_giles = wade_giles
         self.frequent_words = frozenset(frequent)
+        self.everyday_words = frozenset(everyday)
         self.legal_forms = frozenset(terms["legal_forms"])
         self.legal_phrases = frozenset(tuple(p.split()) for p in terms["legal_phrases"])
         self.script_legal_forms = tuple(terms["script_legal_forms"])

@@ -15,17 +15,19 @@ from functools import lru_cache
 
 FREQUENT_ZIPF = 3.5  # about three uses in a million words: "traders", "painters", "medal" and up (the
 # small table holds every word from 3.0 up, so nothing frequent enough is missing from it)
+EVERYDAY_ZIPF = 4.0  # ten in a million: "components", "holding", "daniel"; the names of groups in the news
+# sit below it ("taliban" 3.7, "hamas" 3.6, "wagner" 3.7), so a listed name in them is never "everyday"
 _DOUBLED = re.compile(r"(.)\1+")
 _ENDINGS = frozenset({"s", "es", "al", "ed", "ing", "er", "ers", "ly", "ic", "ical", "ial"})  # after _spelling
 
 
-def frequent_words() -> list[str]:
-    """The words of the table at FREQUENT_ZIPF or more (zipf is log10 of uses per billion words), four
-    letters or longer. Compiled once with the normaliser's terms (`normalize._compiled_terms`), so a
-    start-up reads them from JSON and never imports wordfreq."""
+def frequent_words(zipf: float = FREQUENT_ZIPF) -> list[str]:
+    """The words of the table at `zipf` or more (zipf is log10 of uses per billion words), four letters
+    or longer. Compiled once with the normaliser's terms (`normalize._compiled_terms`), so a start-up
+    reads them from JSON and never imports wordfreq."""
     from wordfreq import get_frequency_dict
 
-    least = 10 ** (FREQUENT_ZIPF - 9)
+    least = 10 ** (zipf - 9)
     return sorted(w for w, f in get_frequency_dict("en", wordlist="small").items() if f >= least and len(w) >= 4)
 
 
@@ -40,6 +42,18 @@ def is_frequent_word(token: str) -> bool:
     """Whether a token is a common English word (names as common as "Victor" count too): one set lookup,
     where wordfreq's own lookup first tokenises the word."""
     return token in _frequent()
+
+
+@lru_cache(maxsize=1)
+def _everyday() -> frozenset[str]:
+    from screener.names.normalize import vocabulary
+
+    return vocabulary().everyday_words
+
+
+def is_everyday_word(token: str) -> bool:
+    """Whether a token is one of the words of every day (EVERYDAY_ZIPF), which a name shares with many."""
+    return token in _everyday()
 
 
 def _spelling(word: str) -> str:
