@@ -176,6 +176,26 @@ def test_index_loses_nothing_against_exhaustive_comparison(s):
         assert fast == slow, name
 
 
+def test_index_reports_the_alias_exhaustive_comparison_reports():
+    """Of a party's aliases scoring alike, both report the first listed. The index once read its
+    candidates in the order of a set: aliases 7 and 8 come out as 8, 7, and it named the brand where
+    the listed name scores the same."""
+    from screener.models import Alias, AliasKind, Party, RestrictedList
+
+    others = [Party(id=f"t:{i}", name=name, list_name="test") for i, name in enumerate(
+        ["Zorvath Mining", "Quellor Shipping", "Brastin Holdings", "Mervolt Trading", "Kanduri Steel",
+         "Olvesta Marine", "Truvian Optics"])]
+    psb = Party(id="t:psb", name="Xinjiang Public Security Bureau", list_name="test",
+                aliases=[Alias(name="Xinjiang Bureau of Public Security", kind=AliasKind.BRAND)])
+    index = Screener([("test", RestrictedList(name="test", parties=[*others, psb]))]).index
+    assert [a.alias.name for a in index.aliases[7:]] == [psb.name, psb.aliases[0].name]
+    for name in ["Beijing Public Security Bureau", "Bureau Security Xinjiang Public", "Xinjiang PSB"]:
+        q = normalize(name)
+        fast = [(a.alias.name, sc.score) for _, a, sc in index.match(q, floor=50)]
+        slow = [(a.alias.name, sc.score) for _, a, sc in index.match(q, floor=50, exhaustive=True)]
+        assert fast == slow and fast[0][0] == psb.name, name
+
+
 def test_unusable_names_are_not_screened(s):
     assert s.screen_name("").status == Status.NOT_SCREENED
     assert s.screen_name("   ").not_screened_reason == "empty name"

@@ -78,6 +78,37 @@ def test_index_loses_nothing_on_typo_variants_of_real_aliases():
             assert fast == slow, (name, floor)
 
 
+def test_scoring_stops_early_only_below_the_floor():
+    """`score_above` gives up on an alias once coverage and extra words put it below the floor, before
+    its conflicts are weighed: every alias it gives up on scores below the floor in full, and every
+    other scores exactly as in full. (The index and exhaustive comparison both stop early, so their
+    agreement alone would not show this.)"""
+    s = screener.Screener.default()
+    rng = random.Random(23)
+    aliases = [a.name for _, lst in s.lists for p in lst.parties for a in p.all_names()]
+    names = []
+    for alias in rng.sample(aliases, 40):
+        words = alias.split()
+        j = rng.randrange(len(words))
+        if len(words[j]) > 3:
+            words[j] = _typo(words[j], rng)
+        names += [" ".join(words), f"{alias} Trading Co", f"Zuengzot {words[0]} Ltd", " ".join(words[::-1])]
+    stopped = kept = 0
+    for name in names:
+        query = matcher.prepare_unindexed(normalize(name))
+        for alias in s.index.aliases:
+            full = matcher.score_alias(query, alias, s.index.weight)
+            for floor in (50.0, 75.0, 85.0):
+                early = matcher.score_above(query, alias, s.index.weight, floor)
+                if early is None:
+                    stopped += 1
+                    assert full.score < floor, (name, alias.alias.name, floor)
+                else:
+                    kept += 1
+                    assert (early.score, early.explanation) == (full.score, full.explanation), (name, floor)
+    assert stopped > 10 * kept  # and it does stop early, for most
+
+
 def _retained(run) -> int:
     """Bytes still allocated after `run` (and a collection): what a cache kept."""
     gc.collect()

@@ -299,6 +299,14 @@ def _initials(tokens: tuple[str, ...]) -> str:
 
 def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scored:
     """Score one prepared input against one indexed alias."""
+    scored = score_above(query, alias, weight, 0.0)
+    assert scored is not None  # no score falls below a floor of 0
+    return scored
+
+
+def score_above(query: Query, alias: IndexedAlias, weight: TokenWeights, floor: float) -> Scored | None:
+    """`score_alias`, or None as soon as the score is sure to fall below `floor`: most candidates of the
+    index do, and the coverage of the words paired bounds a score before its conflicts are weighed."""
     candidates = _candidate_pairs(query, alias)
     # exact before fuzzy, single tokens before joins, then heavier first: a greedy pass then never trades
     # an exact token for a joined near-miss, and a name always matches itself in full
@@ -322,17 +330,19 @@ def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scor
         if near:
             # a near miss may lift a score to NEAR_MISS_CAP, never lower one: scored with and without
             without = _finish(query, alias, weight, a_used[:], q_used[:], matched, chosen[:],
-                              [p for p in loose if p not in near])
-            if without.score >= NEAR_MISS_CAP:
+                              [p for p in loose if p not in near], floor)
+            if without is not None and without.score >= NEAR_MISS_CAP:
                 return without
-            found = _finish(query, alias, weight, a_used, q_used, matched, chosen, loose)
-            if found.score > NEAR_MISS_CAP:
+            found = _finish(query, alias, weight, a_used, q_used, matched, chosen, loose, floor)
+            if found is not None and found.score > NEAR_MISS_CAP:
                 found.score = NEAR_MISS_CAP
                 found.conflict = "; ".join(filter(None, (found.conflict,
                                   f"a word pairs only as a near miss: score capped at {NEAR_MISS_CAP:g}")))
-            return found if found.score > without.score else without
-        return _finish(query, alias, weight, a_used, q_used, matched, chosen, loose)
-    return _finish(query, alias, weight, a_used, q_used, matched, chosen, [])
+            if without is None:  # below the floor: the near miss's score, if it reaches the floor
+                return found if found is not None and found.score >= floor else None
+            return found if found is not None and found.score > without.score else without
+        return _finish(query, alias, weight, a_used, q_used, matched, chosen, loose, floor)
+    return _finish(query, alias, weight, a_used, q_used, matched, chosen, [], floor)
 
 
 def _finish(
@@ -344,8 +354,10 @@ def _finish(
     matched: float,
     chosen: list[tuple[_Unit, _Unit, float, str]],
     loose: list[tuple[int, int, float, str]],
-) -> Scored:
-    """The score once tokens are paired: coverage, extra words, conflicts and the top for the kind of match."""
+    floor: float,
+) -> Scored | None:
+    """The score once tokens are paired: coverage, extra words, conflicts and the top for the kind of match;
+    None when coverage alone puts it below `floor` (see `score_above`)."""
     q_tokens = query.norm.tokens
     for i, j, sim, rule in loose:
         a_used[i] = q_used[j] = True
@@ -359,12 +371,12 @@ def _finish(
         total -= (1.0 - SHORT_FORM_SHARE) * sum(w for w, used in zip(alias.weights, a_used) if not used)
     elif alias.total > alias.least_total and a_used[0] and a_used[-1]:
         total -= MIDDLE_DISCOUNT * sum(w for w, used in zip(alias.weights[1:-1], a_used[1:-1]) if not used)
+    coverage = matched / total if total > 0 else 0.0
     acronyms = _acronyms(q_tokens, extras)
     if acronyms:
         extras = [j for j in extras if j not in acronyms]
     last = len(q_tokens) - 1
     extra_weight = sum(weight(q_tokens[j], j == last and j > 0) for j in extras)
-    coverage = matched / total if total > 0 else 0.0
     ratio = extra_weight / (extra_weight + total) if total > 0 else 1.0
     # an extra word counts fully for a weak alias, and where it stands in for a distinctive word of the
     # alias that the input lacks (one name's part replaced by another's); otherwise lightly
@@ -375,6 +387,10 @@ def _finish(
     # that shares a common word ("Zuengzot Components" / "Electronic Components Industries")
     borrowed = alias.common and any(_own_word(q_tokens[j]) for j in extras)
     penalty = ratio if alias.weak or replaced or borrowed else EXTRA_PENALTY_CAP * ratio
+    # the top is at most 100 and every conflict adds to the penalty; only whole-name likeness, outside
+    # the index and below LIKENESS_CAP, raises a score (rounding by 0.05 at most)
+    if 100.0 * coverage * (1.0 - penalty) < floor - 0.1 and (query.pairs is not None or floor > LIKENESS_CAP):
+        return None
     conflicts = []
     extra_tokens = [q_tokens[j] for j in extras]
     number_conflict, one_number = _numbers(q_tokens, alias.norm.tokens)
@@ -675,19 +691,21 @@ class AliasIndex:
                 spelled[idx] = frozenset(_initials(t) for t in seen_norms if MIN_ACRONYM <= len(t) <= MAX_ACRONYM)
         self.weight = TokenWeights(dict(df), len(self.parties))
         self.aliases: list[IndexedAlias] = []
-        # postings: index key -> [(alias index, share of the alias's weight the key covers, in %)],
-        # largest share first
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        # per alias: its index keys, the tokens each covers (a bit mask) and their weight (`candidates`)
+        self._spans: list[dict[str, tuple[int, float]]] = []
+        # postings: index key -> [(alias index, share of the alias's weight the key covers in %, that
+        # share times the alias's number of tokens)], largest product first (see `candidates`)
+        postings: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
         for idx, alias, norm, written in raw:
             a_idx = len(self.aliases)
             indexed = index_alias(idx, alias, norm, self.weight, frozenset(written), spelled[idx])
             self.aliases.append(indexed)
-            for unit, unit_weight in zip(indexed.units, indexed.unit_weights):
-                share = 100.0 * unit_weight / indexed.short_least if indexed.short_least else 0.0
-                postings[unit.text].append((a_idx, share))
-        self._postings = {key: sorted(p, key=lambda x: -x[1]) for key, p in postings.items()}
-        # per alias: its index keys, the tokens each covers (a bit mask) and their weight (`candidates`)
-        self._spans: list[dict[str, tuple[int, float]]] = [_spans(a) for a in self.aliases]
+            spans = _spans(indexed)
+            self._spans.append(spans)
+            for text, (_, key_weight) in spans.items():
+                share = 100.0 * key_weight / indexed.short_least if indexed.short_least else 0.0
+                postings[text].append((a_idx, share, share * len(indexed.weights)))
+        self._postings = {key: sorted(p, key=lambda x: -x[2]) for key, p in postings.items()}
         singles = {t for a in self.aliases for t in a.norm.tokens}
         self._singles = frozenset(singles)
         # aliases by their initials ("kui" for "Khuddam ul Islam"): an input word that is an alias's
@@ -783,9 +801,11 @@ class AliasIndex:
 
         An alias's bound is the sum of the shares of its tokens the input can pair with, so an alias
         reaching `floor` through k index keys has one key worth at least floor/k of it (its share
-        times the best similarity the input pairs it with). Postings are sorted by share, so each key
-        is read only down to that point (most of a generic word's long posting list is never touched),
-        and the exact bound is then computed for those seeds alone:
+        times the best similarity the input pairs it with), and one of its n tokens is worth at least
+        floor/n, so the key pairing that token is too: one key is worth floor/min(k, n). Postings are
+        sorted by share times n, so each key is read only down to floor (a generic word, a small share
+        of each alias, is read no further than the few aliases it is most of), and the exact bound is
+        then computed for the seeds alone:
         each token weighs its weight times the best similarity of any input unit its keys pair with
         (a pair's value in `score_alias` is never more), against the total once middle names are
         discounted, which a score's coverage never falls below.
@@ -803,14 +823,18 @@ class AliasIndex:
             if 100.0 * ACRONYM_SIMILARITY >= floor else set()
         if not best_sim:  # no word pairs with an alias key: only an alias whose initials the input writes
             return list(whole)
-        least = (floor - 0.1) / len(best_sim)  # scores are rounded to 0.1
+        wanted = floor - 0.1  # scores are rounded to 0.1
+        least = wanted / len(best_sim)
         seeds: set[int] = set()
         for key, sim in best_sim.items():
-            cut = least / sim  # a key is worth its share times the best similarity it pairs with
-            for a_idx, share in self._postings[key]:
-                if share < cut:
+            # a key is worth its share times the best similarity it pairs with; postings are read down
+            # to the first whose share times its alias's tokens falls short, then filtered by share
+            reach, cut = wanted / sim, least / sim
+            for a_idx, share, spread in self._postings[key]:
+                if spread < reach:
                     break
-                seeds.add(a_idx)
+                if share >= cut:
+                    seeds.add(a_idx)
         out = []
         aliases, spans, query_keys = self.aliases, self._spans, best_sim.keys()
         for a_idx in seeds:
@@ -839,7 +863,8 @@ class AliasIndex:
             out.append(a_idx)
         if whole:
             out.extend(whole.difference(out))
-        return out
+        out.sort()  # in index order, as exhaustive comparison reads them: of a party's aliases scoring alike,
+        return out  # the first listed is the one reported
 
     def match(
         self,
@@ -859,8 +884,8 @@ class AliasIndex:
         best: dict[int, tuple[IndexedAlias, Scored]] = {}
         for a_idx in pool:
             alias = self.aliases[a_idx]
-            scored = score_alias(query, alias, self.weight)
-            if scored.score < floor:
+            scored = score_above(query, alias, self.weight, floor)
+            if scored is None or scored.score < floor:
                 continue
             held = best.get(alias.party)
             if held is None or scored.score > held[1].score:
