@@ -23,14 +23,9 @@ from screener.models import (
     RowResult,
     Status,
 )
-from screener.names.matcher import (
-    REPORT_FLOOR,
-    AliasIndex,
-    IndexedAlias,
-    Scored,
-    compare_names,
-)
+from screener.names.matcher import AliasIndex
 from screener.names.normalize import normalize
+from screener.names.scoring import REPORT_FLOOR, IndexedAlias, Scored, compare_names
 
 if TYPE_CHECKING:
     import pandas as pd

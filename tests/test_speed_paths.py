@@ -15,7 +15,7 @@ import pytest
 from rapidfuzz.distance import OSA
 
 import screener
-from screener.names import matcher
+from screener.names import matcher, scoring
 from screener.names import normalize as norm_module
 from screener.names.caches import bounded_cache
 from screener.names.matcher import SCAN_ALL, _KeyGroup, _letters
@@ -95,11 +95,11 @@ def test_scoring_stops_early_only_below_the_floor():
         names += [" ".join(words), f"{alias} Trading Co", f"Zuengzot {words[0]} Ltd", " ".join(words[::-1])]
     stopped = kept = 0
     for name in names:
-        query = matcher.prepare_unindexed(normalize(name))
+        query = scoring.prepare_unindexed(normalize(name))
         for alias in s.index.aliases:
-            full = matcher.score_alias(query, alias, s.index.weight)
+            full = scoring.score_alias(query, alias, s.index.weight)
             for floor in (50.0, 75.0, 85.0):
-                early = matcher.score_above(query, alias, s.index.weight, floor)
+                early = scoring.score_above(query, alias, s.index.weight, floor)
                 if early is None:
                     stopped += 1
                     assert full.score < floor, (name, alias.alias.name, floor)

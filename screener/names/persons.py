@@ -4,7 +4,7 @@ The official lists hold individuals, written with and without a patronymic ("Vla
 Putin"), a title ("Dr.", "Shaikh"), and Arabic or Dutch particles ("bin", "al-", "van der"). These
 parts weigh little, so a name given without them still matches, and two people who share only them
 do not. A patronymic ending a name is a family name (Abramovich, Lukashevich) and weighs in full; two
-different patronymics are two different fathers (see `matcher`).
+different patronymics are two different fathers (see `scoring`).
 """
 
 from __future__ import annotations

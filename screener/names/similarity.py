@@ -245,7 +245,7 @@ def residue_pairs(
             likeness = Indel.normalized_similarity(a, q)
             if likeness >= NEAR_MISS_CUTOFF and not (is_patronymic(a) and is_patronymic(q)):  # two fathers
                 # two words that are not one ("Tom" / "Tim", "Motors" / "Mortars") rank the pair above
-                # names sharing nothing, but never make it a hit (see matcher.NEAR_MISS_CAP)
+                # names sharing nothing, but never make it a hit (see scoring.NEAR_MISS_CAP)
                 found.append((NEAR_MISS_SHARE * likeness * RESIDUE_SHARE, i, j,
                               f"{NEAR_MISS_RULE}: different words, {likeness:.0%} alike"))
     found.sort(key=lambda f: -f[0])

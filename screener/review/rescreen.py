@@ -28,8 +28,8 @@ from pydantic import BaseModel, Field
 
 from screener.files.writers import inert
 from screener.models import InputRow, Party, RestrictedList
-from screener.names.matcher import Scored, prepare_unindexed, score_alias
 from screener.names.normalize import normalize
+from screener.names.scoring import Scored, prepare_unindexed, score_alias
 from screener.screening import DEFAULT_THRESHOLD, Screener
 
 # Compared to tell "changed" records apart; sources name the imported file, which differs per version.
