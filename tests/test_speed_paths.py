@@ -36,6 +36,19 @@ def _typo(word: str, rng: random.Random) -> str:
     return word[:i] + word[i + 1 : i + 2] + word[i : i + 1] + word[i + 2 :]
 
 
+def _misspelt(alias: str, rng: random.Random) -> list[str]:
+    """The alias's words, one of them (of four letters or more) with a typo."""
+    words = alias.split()
+    j = rng.randrange(len(words))
+    if len(words[j]) > 3:
+        words[j] = _typo(words[j], rng)
+    return words
+
+
+def _aliases(s: screener.Screener) -> list[str]:
+    return [a.name for _, lst in s.lists for p in lst.parties for a in p.all_names()]
+
+
 @pytest.mark.parametrize("plain_scans", [0, 10**6], ids=["numpy", "python"])
 def test_letter_filter_keeps_every_key_within_the_typo_budget(plain_scans, monkeypatch):
     monkeypatch.setattr(matcher, "_PLAIN_SCANS", plain_scans)
@@ -60,14 +73,9 @@ def test_letter_filter_keeps_every_key_within_the_typo_budget(plain_scans, monke
 def test_index_loses_nothing_on_typo_variants_of_real_aliases():
     s = screener.Screener.default()
     rng = random.Random(11)
-    aliases = [a.name for _, lst in s.lists for p in lst.parties for a in p.all_names()]
     names = []
-    for alias in rng.sample(aliases, 25):
-        words = alias.split()
-        j = rng.randrange(len(words))
-        if len(words[j]) > 3:
-            words[j] = _typo(words[j], rng)
-        names.append(" ".join(words))
+    for alias in rng.sample(_aliases(s), 25):
+        names.append(" ".join(_misspelt(alias, rng)))
         names.append(alias[1] + alias[0] + alias[2:])  # the first two letters swapped
         names.append(alias.replace(" ", "", 1))  # two words run together
     for name in names:
@@ -85,13 +93,9 @@ def test_scoring_stops_early_only_below_the_floor():
     agreement alone would not show this.)"""
     s = screener.Screener.default()
     rng = random.Random(23)
-    aliases = [a.name for _, lst in s.lists for p in lst.parties for a in p.all_names()]
     names = []
-    for alias in rng.sample(aliases, 40):
-        words = alias.split()
-        j = rng.randrange(len(words))
-        if len(words[j]) > 3:
-            words[j] = _typo(words[j], rng)
+    for alias in rng.sample(_aliases(s), 40):
+        words = _misspelt(alias, rng)
         names += [" ".join(words), f"{alias} Trading Co", f"Zuengzot {words[0]} Ltd", " ".join(words[::-1])]
     stopped = kept = 0
     for name in names:
