@@ -3,7 +3,7 @@
 import pytest
 
 import screener
-from screener.models import Status
+from screener.models import Alias, AliasKind, Party, RestrictedList, Status
 from screener.names.normalize import normalize
 from screener.screening import DEFAULT_THRESHOLD, Screener
 
@@ -180,8 +180,6 @@ def test_index_reports_the_alias_exhaustive_comparison_reports():
     """Of a party's aliases scoring alike, both report the first listed. The index once read its
     candidates in the order of a set: aliases 7 and 8 come out as 8, 7, and it named the brand where
     the listed name scores the same."""
-    from screener.models import Alias, AliasKind, Party, RestrictedList
-
     others = [Party(id=f"t:{i}", name=name, list_name="test") for i, name in enumerate(
         ["Zorvath Mining", "Quellor Shipping", "Brastin Holdings", "Mervolt Trading", "Kanduri Steel",
          "Olvesta Marine", "Truvian Optics"])]

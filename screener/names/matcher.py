@@ -315,8 +315,7 @@ class AliasIndex:
                 covered |= mask
                 got += best_sim[key] * key_weight
             # a short form of a person's name needs two of its tokens found (score_alias)
-            least = alias.short_least if covered.bit_count() >= 2 else alias.least_total
-            need = (floor - 0.1) * least / 100.0
+            need = wanted * (alias.short_least if covered.bit_count() >= 2 else alias.least_total) / 100.0
             if got < need:
                 continue  # the sum over keys is at least the bound, overlapping or not
             if overlap:  # keys sharing tokens: each token counts once, at its best similarity

@@ -281,7 +281,7 @@ def score_alias(query: Query, alias: IndexedAlias, weight: TokenWeights) -> Scor
 
 def score_above(query: Query, alias: IndexedAlias, weight: TokenWeights, floor: float) -> Scored | None:
     """`score_alias`, or None as soon as the score is sure to fall below `floor`: most candidates of the
-    index do, and the coverage of the words paired bounds a score before its conflicts are weighed."""
+    index do, and the words paired and the extra words bound a score before its conflicts are weighed."""
     candidates = _candidate_pairs(query, alias)
     # exact before fuzzy, single tokens before joins, then heavier first: a greedy pass then never trades
     # an exact token for a joined near-miss, and a name always matches itself in full
@@ -332,7 +332,7 @@ def _finish(
     floor: float,
 ) -> Scored | None:
     """The score once tokens are paired: coverage, extra words, conflicts and the top for the kind of match;
-    None when coverage alone puts it below `floor` (see `score_above`)."""
+    None when coverage and extra words alone put it below `floor` (see `score_above`)."""
     q_tokens = query.norm.tokens
     for i, j, sim, rule in loose:
         a_used[i] = q_used[j] = True
