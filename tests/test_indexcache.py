@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import weakref
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,22 @@ def test_a_new_list_version_is_a_new_index(home: Path) -> None:
     assert len(_files(home)) == 2
     assert second.list_infos()[0].content_hash != first.list_infos()[0].content_hash
     assert second.screen_name("Atlas Sanatgaran").status.value == "potential_match"
+
+
+def test_an_index_no_longer_held_is_freed_with_its_last_reference_built_or_loaded(home: Path) -> None:
+    """`serve` swaps in a new Screener for each list version (service.refresh) and its job workers do
+    the same: the old index must go when the last reference to it does, since the collector never
+    walks what `kept` froze (a reference cycle through the look-up cache kept every old index)."""
+    builds = [lambda: Screener([("csl", load_named_list("csl"))]),
+              lambda: Screener.from_catalog(["csl"]),  # builds and saves
+              lambda: Screener.from_catalog(["csl"])]  # loads the saved index
+    for build in builds:
+        screener = build()
+        assert screener.screen_name("Abu Reihan Grup").status.value == "potential_match"  # caches filled
+        index = weakref.ref(screener.index)
+        del screener
+        assert index() is None
+    assert len(_files(home)) == 1
 
 
 def test_an_altered_or_foreign_file_is_never_unpickled(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

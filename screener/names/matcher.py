@@ -13,7 +13,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from rapidfuzz import process
@@ -121,6 +121,50 @@ def _spans(alias: IndexedAlias) -> dict[str, tuple[int, float]]:
             for text, mask in masks.items()}
 
 
+def _lookup_in(
+    singles: frozenset[str],
+    postings: dict[str, Any],
+    by_sound: dict[str, list[str]],
+    by_first: dict[tuple[str, bool], _KeyGroup],
+    text: str,
+    singles_only: bool,
+) -> tuple[tuple[str, float, str], ...]:
+    """Index keys that `text` can match, exactly, as a spelling variant or within their typo budget.
+
+    A key pairs with `text` only within typo_budget(min(len(key), len(text))) edits, never more than
+    typo_budget(len(text)): that budget bounds the search window, the letter filter (`_KeyGroup`)
+    and the cutoff, losslessly; spelling variants share a key of `phonetics` with `text`, so they are
+    looked up by that key, and every other pair is a typo keeping (or swapping) the first letter.
+    """
+    hits: dict[str, tuple[float, str]] = {}
+    if text in (singles if singles_only else postings):
+        hits[text] = (1.0, "exact")
+    sounds = () if singles_only else _sounds(text)
+    for sound in sounds:  # a single input word against single alias words (see token_similarity)
+        for key in by_sound.get(sound, ()):
+            if key not in hits:
+                sim, rule = token_similarity(key, text)
+                if sim > 0:
+                    hits[key] = (sim, rule)
+    budget = typo_budget(len(text))
+    # keys with the same first letter, or with the first two swapped
+    scans = () if not budget else (text[0], text[1::-1]) if text[0] != text[1] else (text[0],)
+    letters = _letters(text) if budget else 0
+    for prefix in scans:
+        group = by_first.get((prefix, singles_only))
+        if group is None:
+            continue
+        near = group.near(text, letters, budget)
+        if not near:
+            continue
+        for key, _, _ in process.extract(text, near, scorer=OSA.distance, score_cutoff=budget, limit=None):
+            if key not in hits:
+                sim, rule = token_similarity(key, text, not singles_only and key in singles)
+                if sim > 0:
+                    hits[key] = (sim, rule)
+    return tuple((key, sim, rule) for key, (sim, rule) in hits.items())
+
+
 # a name in each script the normaliser reads its own way (see `AliasIndex.warm`)
 _WARM_NAMES = ("Hikvision Europe B.V.", "杭州海康威视数字技术股份有限公司", "ООО Ромашка", "شركة النور",
                "삼성전자 주식회사", "Ελληνική Εταιρεία", "חברת אלון בע\"מ", "M/V Northern Star (ex-Gull)")
@@ -200,6 +244,15 @@ class AliasIndex:
             for sound in _sounds(key):
                 by_sound[sound].append(key)
         self._by_sound = dict(by_sound)
+        self.start_caches()
+
+    CACHES = ("_lookup_uncached", "_lookup")  # made by start_caches, never stored (`indexcache`)
+
+    def start_caches(self) -> None:
+        """The look-up and its cache, over the index's tables but not the index itself: a cache of a
+        bound method would make every index a reference cycle, which the collector never frees once
+        frozen (`kept`), so a service swapping in the index of each new list version kept every old one."""
+        self._lookup_uncached = partial(_lookup_in, self._singles, self._postings, self._by_sound, self._by_first)
         self._lookup = lru_cache(maxsize=LOOKUP_CACHE)(self._lookup_uncached)
 
     def warm(self) -> None:
@@ -213,42 +266,6 @@ class AliasIndex:
             for name in _WARM_NAMES:
                 self.match(normalize(name))
                 is_generic(name)
-
-    def _lookup_uncached(self, text: str, singles_only: bool) -> tuple[tuple[str, float, str], ...]:
-        """Index keys that `text` can match, exactly, as a spelling variant or within their typo budget.
-
-        A key pairs with `text` only within typo_budget(min(len(key), len(text))) edits, never more than
-        typo_budget(len(text)): that budget bounds the search window, the letter filter (`_KeyGroup`)
-        and the cutoff, losslessly; spelling variants share a key of `phonetics` with `text`, so they are
-        looked up by that key, and every other pair is a typo keeping (or swapping) the first letter.
-        """
-        hits: dict[str, tuple[float, str]] = {}
-        if text in (self._singles if singles_only else self._postings):
-            hits[text] = (1.0, "exact")
-        sounds = () if singles_only else _sounds(text)
-        for sound in sounds:  # a single input word against single alias words (see token_similarity)
-            for key in self._by_sound.get(sound, ()):
-                if key not in hits:
-                    sim, rule = token_similarity(key, text)
-                    if sim > 0:
-                        hits[key] = (sim, rule)
-        budget = typo_budget(len(text))
-        # keys with the same first letter, or with the first two swapped
-        scans = () if not budget else (text[0], text[1::-1]) if text[0] != text[1] else (text[0],)
-        letters = _letters(text) if budget else 0
-        for prefix in scans:
-            group = self._by_first.get((prefix, singles_only))
-            if group is None:
-                continue
-            near = group.near(text, letters, budget)
-            if not near:
-                continue
-            for key, _, _ in process.extract(text, near, scorer=OSA.distance, score_cutoff=budget, limit=None):
-                if key not in hits:
-                    sim, rule = token_similarity(key, text, not singles_only and key in self._singles)
-                    if sim > 0:
-                        hits[key] = (sim, rule)
-        return tuple((key, sim, rule) for key, (sim, rule) in hits.items())
 
     def prepare(self, norm: NormalizedName) -> Query:
         """Look every input unit up once; scoring then reads pairs instead of comparing strings."""

@@ -35,7 +35,6 @@ import tempfile
 import zlib
 from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from functools import _lru_cache_wrapper, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -345,23 +344,15 @@ def _split(value: Any) -> Any:
     return value
 
 
-def _index_state(index: AliasIndex) -> tuple[dict[str, Any], dict[str, tuple[str, int | None]]]:
-    """The index's attributes, large containers split; functools caches noted to be re-created empty."""
-    state: dict[str, Any] = {}
-    caches: dict[str, tuple[str, int | None]] = {}
-    for name, value in vars(index).items():
-        if isinstance(value, _lru_cache_wrapper):
-            caches[name] = (value.__wrapped__.__name__, value.cache_parameters()["maxsize"])
-        else:
-            state[name] = _split(value)
-    return state, caches
+def _index_state(index: AliasIndex) -> dict[str, Any]:
+    """The index's attributes, large containers split; its caches are made anew on load (start_caches)."""
+    return {name: _split(value) for name, value in vars(index).items() if name not in AliasIndex.CACHES}
 
 
-def _restore_index(state: dict[str, Any], caches: dict[str, tuple[str, int | None]]) -> AliasIndex:
+def _restore_index(state: dict[str, Any]) -> AliasIndex:
     index = AliasIndex.__new__(AliasIndex)
     vars(index).update(state)
-    for name, (method, maxsize) in caches.items():
-        setattr(index, name, lru_cache(maxsize=maxsize)(getattr(index, method)))
+    index.start_caches()
     return index
 
 
@@ -416,11 +407,10 @@ def _pickled_lists(screener: Screener) -> bytes:
 
 
 def save(path: Path, screener: Screener) -> None:
-    state, caches = _index_state(screener.index)
     header = io.BytesIO()
     writer = _Writer(header)
     writer.dump({
-        "index": (state, caches),
+        "index": _index_state(screener.index),
         "infos": [i.model_dump() for i in screener.list_infos()],
         "lists": _Blob(_pickled_lists(screener)),
     })
@@ -468,8 +458,7 @@ def load(path: Path, threshold: float) -> Screener | None:
             return None
         with kept():  # long-lived, like a built index (see AliasIndex): no collection need walk it
             payload = _Reader(head, body[HEADER_LEN.size + size :]).load()
-            state, caches = payload["index"]
-            index = _restore_index(state, caches)
+            index = _restore_index(payload["index"])
             infos = [ListInfo.model_validate(i) for i in payload["infos"]]
             lists = payload["lists"]
     except Exception:  # noqa: BLE001 - ours, but unreadable to this code (a change the key missed): rebuild
