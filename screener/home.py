@@ -35,9 +35,18 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+class HomeUnusable(OSError):
+    """The home folder cannot be created: said in one line, with the folder and how to choose another."""
+
+
 def home() -> Path:
     """The home folder, created private on first use."""
-    return private_dir(home_path())
+    path = home_path()
+    try:
+        return private_dir(path)
+    except OSError as exc:
+        raise HomeUnusable(f"cannot create the home folder {path} ({exc.strerror or exc}); "
+                           f"set {HOME_ENV} to a folder you can write") from exc
 
 
 def file_mode(target: Path) -> int:

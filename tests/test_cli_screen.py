@@ -183,3 +183,19 @@ def test_recorded_decisions_apply_to_later_cli_runs(tmp_path, monkeypatch):
     assert record["status"] == "potential_match" and record["review"].startswith("cleared by alice")
     stricter = run("screen", str(src), "-o", "-", "--threshold", "70")
     assert stricter.returncode == 1, "a decision applies only at the threshold it was made at"
+
+
+def test_a_home_folder_that_cannot_be_made_is_one_line_naming_it(tmp_path):
+    """A pipeline's account often has no writable home: the error says which folder and what to set."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    env = {**os.environ, "SCREENER_HOME": str(blocker / "home")}
+    env.pop("SCREENER_DEBUG", None)
+    names = tmp_path / "in.csv"
+    names.write_text("Customer\nAcme Robotics Inc\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "screener", "screen", str(names), "-o", str(tmp_path / "r.xlsx"),
+                           "--list", "csl"], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2 and not (tmp_path / "r.xlsx").exists()
+    assert proc.stderr.splitlines() == [
+        f"screener: error: cannot create the home folder {blocker / 'home'} (Not a directory); "
+        "set SCREENER_HOME to a folder you can write"]

@@ -14,6 +14,8 @@ from typing import Any
 
 import typer
 
+from screener.home import HomeUnusable
+
 SETTINGS: dict[str, Any] = {
     "name": "screener",
     "help": "Restricted-party screening for export compliance.",
@@ -90,6 +92,9 @@ def main() -> None:
         raise SystemExit(2) from None
     except SystemExit:
         raise
+    except HomeUnusable as exc:
+        sys.stderr.write(_one_line(f"screener: error: {exc}") + "\n")
+        raise SystemExit(2) from None
     except Exception as exc:  # the last line of defence: a pipeline must never read a crash as success
         if os.environ.get("SCREENER_DEBUG"):
             raise
