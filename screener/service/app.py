@@ -24,7 +24,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from screener import __version__
 from screener.runtime.lifetime import die_with_parent
-from screener.service import monitoring, web
+from screener.service import monitoring, pages
 from screener.service.api import router
 from screener.service.auth import ApiKeyMiddleware, KeyRing, keys_file_path, send_json
 from screener.service.docs import mount_docs
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ApiKeyMiddleware, keyring=keyring)
     app.add_middleware(ErrorMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
-    web.mount(app, settings)
+    pages.mount(app, settings)
     return app
 
 
