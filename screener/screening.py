@@ -113,16 +113,13 @@ class Screener:
             keep_bounded(self._seen, name, found, SEEN_NAMES)
         return found
 
-    def _no_tokens(self, name: str | None) -> str | None:
-        return "name has no letters or digits" if name is not None and self._found(name) is None else None
-
     def screen_row(self, row: InputRow) -> RowResult:
         """Decide one row: not screened (with the reader's or our reason), clear, or potential match."""
-        reason = row.not_screened_reason or _unusable(row.name) or self._no_tokens(row.name)
-        if reason:
+        reason = row.not_screened_reason or _unusable(row.name)
+        found = None if reason or row.name is None else self._found(row.name)  # matched once, however long
+        if found is None:
+            reason = reason or "name has no letters or digits"
             return RowResult(**_row_fields(row), status=Status.NOT_SCREENED, not_screened_reason=reason)
-        assert row.name is not None
-        found = self._found(row.name) or []
         if not found:
             return clear_result(row)
         base = _row_fields(row)

@@ -210,6 +210,20 @@ def test_long_names_are_screened_but_not_kept_as_seen():
     assert list(s._seen) == ["Hikvision"]
 
 
+def test_a_row_is_matched_once_however_long_its_name(monkeypatch):
+    """A name too long to keep among the seen ones was matched twice per row (once to learn that it
+    has tokens): a file of long names took twice as long to screen."""
+    s = screener.Screener([("default", screener.Screener.default().lists[0][1])])
+    calls = []
+    match_name = s.index.match_name
+    monkeypatch.setattr(s.index, "match_name", lambda name, **kw: calls.append(name) or match_name(name, **kw))
+    long_name = "Hikvision " + "Precision Instruments " * 20
+    for name in (long_name, "Hikvision", "!!!"):
+        s.screen_name(name)
+    assert calls == [long_name, "Hikvision", "!!!"]
+    assert s.screen_name("!!!").not_screened_reason == "name has no letters or digits"
+
+
 def test_pair_and_token_caches_do_not_keep_long_inputs():
     """A flood of long distinct words passes through the word-pair and per-word caches of the
     matcher without growing them; short words are still cached."""
