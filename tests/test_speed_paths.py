@@ -255,3 +255,16 @@ def test_an_input_that_only_writes_an_aliases_initials_is_found_by_the_index():
             slow = [(a.party, sc.score) for _, a, sc in s.index.match(q, floor=floor, exhaustive=True)]
             assert fast == slow, (name, floor)
     assert {p for p, _, _ in s.index.match(normalize("ABB Ltd"), floor=75.0)} == {0, 1}
+
+
+def test_warming_looks_the_lists_words_up_once_for_every_worker():
+    """A forking pool warms the index first (`PoolScreen`): the list's most frequent words are then
+    looked up already, in the parent, and every worker inherits them."""
+    index = screener.Screener([("default", screener.Screener.default().lists[0][1])]).index
+    index.warm()
+    words = [w for w in index.weight.df if len(w) <= matcher.LOOKUP_CACHE_CHARS]
+    assert 50 < len(words) <= matcher.WARM_WORDS  # the bundled list: every word of it
+    misses = index._lookup.cache_info().misses
+    for word in words:
+        index._lookup(word, False)
+    assert index._lookup.cache_info().misses == misses

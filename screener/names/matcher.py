@@ -8,6 +8,7 @@ exhaustive comparison of every alias would find above the reporting floor.
 
 from __future__ import annotations
 
+import heapq
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
@@ -46,6 +47,7 @@ from screener.names.vessels import split_names
 LOOKUP_CACHE, LOOKUP_CACHE_CHARS = 65536, 48  # input units kept per index: short ones only (see `caches`)
 SCAN_ALL = 48  # a window of fewer keys is compared in full: the letter filter would cost more than it saves
 _PLAIN_SCANS = 64  # look-ups filtered in Python before numpy is imported (see `_KeyGroup`)
+WARM_WORDS = 3000  # the list's most frequent words, looked up before workers fork (`AliasIndex.warm`)
 
 
 def _letters(text: str) -> int:
@@ -259,13 +261,20 @@ class AliasIndex:
         """Load now what matching loads on first use: the normaliser's terms, pypinyin's dictionaries,
         ICU's transliterators, rigour's tagger and numpy (`_KeyGroup`). Worker processes forked after
         this share one copy of them, instead of each loading its own (a second of CPU per worker).
-        They last as long as the process, so they are kept off the cycle collector (`kept`)."""
+        The list's WARM_WORDS most frequent words are then looked up as input words would be: names
+        share the words lists share most (trading, technology, places, given names), and each look-up
+        fills what it reads (its cache entry, the keys' romanisation and sound keys, a kept index's
+        decoded chunks) once for every worker. They last as long as the process, so they are kept off
+        the cycle collector (`kept`)."""
         with kept():
             import numpy  # noqa: F401
 
             for name in _WARM_NAMES:
                 self.match(normalize(name))
                 is_generic(name)
+            df = self.weight.df
+            for word in heapq.nlargest(WARM_WORDS, df, key=df.__getitem__):
+                self._lookup(word, False)
 
     def prepare(self, norm: NormalizedName) -> Query:
         """Look every input unit up once; scoring then reads pairs instead of comparing strings."""
