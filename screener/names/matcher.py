@@ -115,12 +115,19 @@ def _sounds(token: str) -> set[str]:
     return {spelling_key(token), vowel_key(token), sound_key(token)} - {""}
 
 
-def _spans(alias: IndexedAlias) -> dict[str, tuple[int, float]]:
+# What `candidates` reads of an alias to bound its score: its short_least, least_total and weights, and
+# its index keys, each with the tokens it covers (a bit mask) and their weight. Kept apart from the
+# alias, a kept index (`indexcache`) decodes an alias only when it is scored, not for every seed it
+# rejects; a plain tuple, as it decodes in a third of a named one's time.
+_Bound = tuple[float, float, tuple[float, ...], dict[str, tuple[int, float]]]
+
+
+def _bound(alias: IndexedAlias) -> _Bound:
     masks: dict[str, int] = defaultdict(int)
     for unit in alias.units:
         masks[unit.text] |= ((1 << (unit.size + 1)) - 1) << unit.start
-    return {text: (mask, sum(w for i, w in enumerate(alias.weights) if mask >> i & 1))
-            for text, mask in masks.items()}
+    keys = {text: (mask, sum(w for i, w in enumerate(alias.weights) if mask >> i & 1)) for text, mask in masks.items()}
+    return alias.short_least, alias.least_total, alias.weights, keys
 
 
 def _lookup_in(
@@ -203,8 +210,8 @@ class AliasIndex:
                 spelled[idx] = frozenset(initials_of(t) for t in seen_norms if MIN_ACRONYM <= len(t) <= MAX_ACRONYM)
         self.weight = TokenWeights(dict(df), len(self.parties))
         self.aliases: list[IndexedAlias] = []
-        # per alias: its index keys, the tokens each covers (a bit mask) and their weight (`candidates`)
-        self._spans: list[dict[str, tuple[int, float]]] = []
+        # per alias: what bounds its score (`_Bound`)
+        self._bounds: list[_Bound] = []
         # postings: index key -> [(alias index, share of the alias's weight the key covers in %, that
         # share times the alias's number of tokens)], largest product first (see `candidates`)
         postings: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
@@ -212,9 +219,9 @@ class AliasIndex:
             a_idx = len(self.aliases)
             indexed = index_alias(idx, alias, norm, self.weight, frozenset(written), spelled[idx])
             self.aliases.append(indexed)
-            spans = _spans(indexed)
-            self._spans.append(spans)
-            for text, (_, key_weight) in spans.items():
+            bound = _bound(indexed)
+            self._bounds.append(bound)
+            for text, (_, key_weight) in bound[3].items():
                 share = 100.0 * key_weight / indexed.short_least if indexed.short_least else 0.0
                 postings[text].append((a_idx, share, share * len(indexed.weights)))
         self._postings = {key: sorted(p, key=lambda x: -x[2]) for key, p in postings.items()}
@@ -328,12 +335,11 @@ class AliasIndex:
                 if share >= cut:
                     seeds.add(a_idx)
         out = []
-        aliases, spans, query_keys = self.aliases, self._spans, best_sim.keys()
+        bounds, query_keys = self._bounds, best_sim.keys()
         for a_idx in seeds:
-            alias = aliases[a_idx]
-            if not alias.short_least:
+            short_least, least_total, weights, keys = bounds[a_idx]
+            if not short_least:
                 continue
-            keys = spans[a_idx]
             got, covered, overlap = 0.0, 0, False
             for key in keys.keys() & query_keys:  # the few keys both have (a set operation in C)
                 mask, key_weight = keys[key]
@@ -341,11 +347,10 @@ class AliasIndex:
                 covered |= mask
                 got += best_sim[key] * key_weight
             # a short form of a person's name needs two of its tokens found (score_alias)
-            need = wanted * (alias.short_least if covered.bit_count() >= 2 else alias.least_total) / 100.0
+            need = wanted * (short_least if covered.bit_count() >= 2 else least_total) / 100.0
             if got < need:
                 continue  # the sum over keys is at least the bound, overlapping or not
             if overlap:  # keys sharing tokens: each token counts once, at its best similarity
-                weights = alias.weights
                 got = sum(weights[i] * max(sim for key, sim in best_sim.items()
                                            if key in keys and keys[key][0] >> i & 1)
                           for i in range(len(weights)) if covered >> i & 1)
