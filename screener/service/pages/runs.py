@@ -52,6 +52,12 @@ def add_routes(router: APIRouter, web: Web) -> None:
             raise Refused(404, "No such run.")
         return run
 
+    async def _posted(request: Request, run_id: str) -> tuple[Session, Any, Any]:
+        """A decision's POST: the session, its form (CSRF checked) and the run it names."""
+        session = web.require(request)
+        form = await web.form(request, session)
+        return session, form, _run(run_id, session)
+
     @router.get("/runs", response_class=HTMLResponse)
     async def runs_page(request: Request) -> Response:
         session = web.require(request)
@@ -95,9 +101,7 @@ def add_routes(router: APIRouter, web: Web) -> None:
 
     @router.post("/runs/{run_id}/review")
     async def review(request: Request, run_id: str) -> Response:
-        session = web.require(request)
-        form = await web.form(request, session)
-        run = _run(run_id, session)
+        session, form, run = await _posted(request, run_id)
         seq = _int(form.get("seq"))
         candidate = _int(form.get("candidate"))
         row = web.store.get_run_row(run_id, seq) if seq is not None else None
@@ -122,9 +126,7 @@ def add_routes(router: APIRouter, web: Web) -> None:
 
     @router.post("/runs/{run_id}/approve")
     async def approve(request: Request, run_id: str) -> Response:
-        session = web.require(request)
-        form = await web.form(request, session)
-        run = _run(run_id, session)
+        session, form, run = await _posted(request, run_id)
         decision_id = _int(form.get("decision_id"))
         code = "approved"
         try:
