@@ -221,7 +221,8 @@ class AliasIndex:
             self.aliases.append(indexed)
             bound = _bound(indexed)
             self._bounds.append(bound)
-            for text, (_, key_weight) in bound[3].items():
+            *_, keys = bound
+            for text, (_, key_weight) in keys.items():
                 share = 100.0 * key_weight / indexed.short_least if indexed.short_least else 0.0
                 postings[text].append((a_idx, share, share * len(indexed.weights)))
         self._postings = {key: sorted(p, key=lambda x: -x[2]) for key, p in postings.items()}

@@ -1,8 +1,9 @@
 """The staff page's state and what its pages share: sign in, upload a spreadsheet, review, download.
 
-The routes are in `screener.service.pages`, a module a page. A thin shell over the library: an upload becomes a job (`jobs`) whose worker process checks the
-file, screens it into the Excel report and records the run; `Store` keeps the analysts' decisions,
-and `Store.apply_decisions` marks matches already reviewed, so a second upload shows them as cleared.
+The routes are in `screener.service.pages`, a module a page. A thin shell over the library: an upload
+becomes a job (`jobs`) whose worker process checks the file, screens it into the Excel report and
+records the run; `Store` keeps the analysts' decisions, and `Store.apply_decisions` marks matches
+already reviewed, so a second upload shows them as cleared.
 
 Security model, kept small on purpose:
 - Sessions live in the store (`shared`), named by a signed cookie (itsdangerous; HttpOnly,
@@ -201,7 +202,8 @@ class Web:
         if length is None or not length.isdigit():
             raise Refused(411, "The request must state its length.")
         if int(length) > limit:
-            too_big = f"The file is larger than {size_label(self.settings.max_upload_bytes)}." if upload else "The form is too large."
+            limit_text = size_label(self.settings.max_upload_bytes)
+            too_big = f"The file is larger than {limit_text}." if upload else "The form is too large."
             raise Refused(413, too_big)
         try:
             form = await request.form(max_files=1 if upload else 0, max_fields=20)
