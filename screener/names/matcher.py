@@ -47,6 +47,7 @@ from screener.names.vessels import split_names
 LOOKUP_CACHE, LOOKUP_CACHE_CHARS = 65536, 48  # input units kept per index: short ones only (see `caches`)
 SCAN_ALL = 48  # a window of fewer keys is compared in full: the letter filter would cost more than it saves
 _PLAIN_SCANS = 64  # look-ups filtered in Python before numpy is imported (see `_KeyGroup`)
+PREFIX_FLOOR = min(REPORT_FLOOR, 100.0 * RESIDUE_GATE)  # the floor prefix postings serve (`_prefix_keys`)
 WARM_WORDS = 3000  # the list's most frequent words, looked up before workers fork (`AliasIndex.warm`)
 
 
@@ -128,6 +129,26 @@ def _bound(alias: IndexedAlias) -> _Bound:
         masks[unit.text] |= ((1 << (unit.size + 1)) - 1) << unit.start
     keys = {text: (mask, sum(w for i, w in enumerate(alias.weights) if mask >> i & 1)) for text, mask in masks.items()}
     return alias.short_least, alias.least_total, alias.weights, keys
+
+
+def _prefix_keys(bound: _Bound, wanted: float) -> list[str]:
+    """The alias's keys that any input reaching `wanted` against it pairs with at least one of.
+
+    A bound (`AliasIndex.candidates`) counts each token of the alias at most once, at its weight
+    times a similarity of at most 1, and must reach `wanted` % of short_least. So the tokens left
+    once the heaviest are taken away, weighing less than that together, cannot reach it alone: an
+    input that does pairs with a key covering one of the heaviest (the prefix filter of set
+    similarity joins). A generic word is rarely among an alias's heaviest, so it seeds few aliases.
+    """
+    short_least, _, weights, keys = bound
+    need = wanted * short_least / 100.0
+    heaviest = 0
+    for i in sorted(range(len(weights)), key=weights.__getitem__, reverse=True):
+        rest = sum(w for j, w in enumerate(weights) if not heaviest >> j & 1)
+        if rest < need * (1 - 1e-9):  # short of the bound's own sums, whatever their rounding
+            break
+        heaviest |= 1 << i
+    return [text for text, (mask, _) in keys.items() if mask & heaviest]
 
 
 def _lookup_in(
@@ -226,6 +247,12 @@ class AliasIndex:
                 share = 100.0 * key_weight / indexed.short_least if indexed.short_least else 0.0
                 postings[text].append((a_idx, share, share * len(indexed.weights)))
         self._postings = {key: sorted(p, key=lambda x: -x[2]) for key, p in postings.items()}
+        # prefix postings: index key -> the aliases it can seed at PREFIX_FLOOR (`_prefix_keys`)
+        prefix: dict[str, list[int]] = defaultdict(list)
+        for a_idx, bound in enumerate(self._bounds):
+            for text in _prefix_keys(bound, PREFIX_FLOOR - 0.1):
+                prefix[text].append(a_idx)
+        self._prefix = {key: tuple(holders) for key, holders in prefix.items()}
         singles = {t for a in self.aliases for t in a.norm.tokens}
         self._singles = frozenset(singles)
         # aliases by their initials ("kui" for "Khuddam ul Islam"): an input word that is an alias's
@@ -299,16 +326,16 @@ class AliasIndex:
     def candidates(self, query: Query, floor: float) -> list[int]:
         """Aliases whose best possible score reaches `floor`, via the bound described above.
 
-        An alias's bound is the sum of the shares of its tokens the input can pair with, so an alias
-        reaching `floor` through k index keys has one key worth at least floor/k of it (its share
-        times the best similarity the input pairs it with), and one of its n tokens is worth at least
-        floor/n, so the key pairing that token is too: one key is worth floor/min(k, n). Postings are
-        sorted by share times n, so each key is read only down to floor (a generic word, a small share
-        of each alias, is read no further than the few aliases it is most of), and the exact bound is
-        then computed for the seeds alone:
-        each token weighs its weight times the best similarity of any input unit its keys pair with
-        (a pair's value in `score_alias` is never more), against the total once middle names are
-        discounted, which a score's coverage never falls below.
+        An alias's bound is the sum of the shares of its tokens the input can pair with: each token
+        weighs its weight times the best similarity of any input unit its keys pair with (a pair's
+        value in `score_alias` is never more), against the total once middle names are discounted,
+        which a score's coverage never falls below. It is computed for a few seeds alone. At the
+        usual floor (PREFIX_FLOOR and above) the seeds are the aliases one of whose prefix keys the
+        input pairs with (`_prefix_keys`). Below it, an alias reaching `floor` through k index keys
+        has one key worth at least floor/k of it (its share times the best similarity the input pairs
+        it with), and one of its n tokens is worth at least floor/n, so the key pairing that token
+        is too: one key is worth floor/min(k, n). Postings are sorted by share times n, so each key
+        is read only down to floor.
         """
         pairs = query.pairs or {}
         floor = min(floor, 100.0 * RESIDUE_GATE)  # left-over words can lift an alias half found (score_alias)
@@ -324,17 +351,23 @@ class AliasIndex:
         if not best_sim:  # no word pairs with an alias key: only an alias whose initials the input writes
             return list(whole)
         wanted = floor - 0.1  # scores are rounded to 0.1
-        least = wanted / len(best_sim)
         seeds: set[int] = set()
-        for key, sim in best_sim.items():
-            # a key is worth its share times the best similarity it pairs with; postings are read down
-            # to the first whose share times its alias's tokens falls short, then filtered by share
-            reach, cut = wanted / sim, least / sim
-            for a_idx, share, spread in self._postings[key]:
-                if spread < reach:
-                    break
-                if share >= cut:
-                    seeds.add(a_idx)
+        if floor >= PREFIX_FLOOR:  # any alias reaching it pairs with one of its prefix keys
+            prefix = self._prefix
+            for key in best_sim:
+                if holders := prefix.get(key):
+                    seeds.update(holders)
+        else:
+            least = wanted / len(best_sim)
+            for key, sim in best_sim.items():
+                # a key is worth its share times the best similarity it pairs with; postings are read
+                # down to the first whose share times its alias's tokens falls short, then filtered by share
+                reach, cut = wanted / sim, least / sim
+                for a_idx, share, spread in self._postings[key]:
+                    if spread < reach:
+                        break
+                    if share >= cut:
+                        seeds.add(a_idx)
         out = []
         bounds, query_keys = self._bounds, best_sim.keys()
         for a_idx in seeds:
