@@ -75,7 +75,7 @@ class _KeyGroup:
 
     def __init__(self, keys: list[str], lengths: list[int], masks: array) -> None:
         self.keys, self.lengths, self.masks = keys, lengths, masks
-        self._vector: tuple[Any, Any] | None = None
+        self._vector: tuple[Any, Any, Any] | None = None  # keys, masks and their sizes, in numpy
 
     def __getstate__(self) -> tuple[list[str], list[int], array]:
         return self.keys, self.lengths, self.masks
@@ -103,11 +103,13 @@ class _KeyGroup:
         import numpy as np
 
         if self._vector is None:
-            self._vector = (np.array(self.keys, dtype=object), np.frombuffer(self.masks, dtype=np.uint64))
-        keys, masks = self._vector
-        mask = np.uint64(letters)
-        window = masks[lo:hi]
-        ok = (np.bitwise_count(window & ~mask) <= budget) & (np.bitwise_count(mask & ~window) <= budget)
+            masks = np.frombuffer(self.masks, dtype=np.uint64)
+            self._vector = (np.array(self.keys, dtype=object), masks, np.bitwise_count(masks))
+        keys, masks, sizes = self._vector
+        # the key's letters not in the text are its count less those both share, the text's not in the
+        # key the text's count less those: both at most `budget` when the larger count less them is
+        shared = np.bitwise_count(masks[lo:hi] & np.uint64(letters))
+        ok = np.maximum(sizes[lo:hi], letters.bit_count()) - shared <= budget
         return keys[lo:hi][ok].tolist()
 
 

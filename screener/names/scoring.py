@@ -347,12 +347,20 @@ def _finish(
     elif alias.total > alias.least_total and a_used[0] and a_used[-1]:
         total -= MIDDLE_DISCOUNT * sum(w for w, used in zip(alias.weights[1:-1], a_used[1:-1]) if not used)
     coverage = matched / total if total > 0 else 0.0
+    # the top is at most 100 and every conflict adds to the penalty; only whole-name likeness, outside
+    # the index and below LIKENESS_CAP, raises a score (rounding by 0.05 at most): so coverage, then
+    # coverage and the least penalty for extra words, can put an alias below the floor unweighed
+    stops = query.pairs is not None or floor > LIKENESS_CAP
+    if stops and 100.0 * coverage < floor - 0.1:
+        return None
     acronyms = _acronyms(q_tokens, extras)
     if acronyms:
         extras = [j for j in extras if j not in acronyms]
     last = len(q_tokens) - 1
     extra_weight = sum(weight(q_tokens[j], j == last and j > 0) for j in extras)
     ratio = extra_weight / (extra_weight + total) if total > 0 else 1.0
+    if stops and 100.0 * coverage * (1.0 - EXTRA_PENALTY_CAP * ratio) < floor - 0.1:
+        return None
     # an extra word counts fully for a weak alias, and where it stands in for a distinctive word of the
     # alias that the input lacks (one name's part replaced by another's); otherwise lightly
     replaced = any(TokenWeights.prior(t) >= 1.0 for t, used in zip(alias.norm.tokens, a_used) if not used) and any(
@@ -362,9 +370,7 @@ def _finish(
     # that shares a common word ("Zuengzot Components" / "Electronic Components Industries")
     borrowed = alias.common and any(_own_word(q_tokens[j]) for j in extras)
     penalty = ratio if alias.weak or replaced or borrowed else EXTRA_PENALTY_CAP * ratio
-    # the top is at most 100 and every conflict adds to the penalty; only whole-name likeness, outside
-    # the index and below LIKENESS_CAP, raises a score (rounding by 0.05 at most)
-    if 100.0 * coverage * (1.0 - penalty) < floor - 0.1 and (query.pairs is not None or floor > LIKENESS_CAP):
+    if stops and 100.0 * coverage * (1.0 - penalty) < floor - 0.1:
         return None
     conflicts = []
     extra_tokens = [q_tokens[j] for j in extras]
