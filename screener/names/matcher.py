@@ -106,8 +106,9 @@ class _KeyGroup:
             masks = np.frombuffer(self.masks, dtype=np.uint64)
             self._vector = (np.array(self.keys, dtype=object), masks, np.bitwise_count(masks))
         keys, masks, sizes = self._vector
-        # the key's letters not in the text are its count less those both share, the text's not in the
-        # key the text's count less those: both at most `budget` when the larger count less them is
+        # letters of the key missing from the text number the key's count less the shared ones, and
+        # the text's missing from the key the text's count less them: both within `budget` exactly when
+        # the larger count less the shared ones is
         shared = np.bitwise_count(masks[lo:hi] & np.uint64(letters))
         ok = np.maximum(sizes[lo:hi], letters.bit_count()) - shared <= budget
         return keys[lo:hi][ok].tolist()
@@ -144,12 +145,12 @@ def _prefix_keys(bound: _Bound, wanted: float) -> list[str]:
     """
     short_least, _, weights, keys = bound
     need = wanted * short_least / 100.0
-    heaviest = 0
+    rest, heaviest = sum(weights), 0
     for i in sorted(range(len(weights)), key=weights.__getitem__, reverse=True):
-        rest = sum(w for j, w in enumerate(weights) if not heaviest >> j & 1)
         if rest < need * (1 - 1e-9):  # short of the bound's own sums, whatever their rounding
             break
         heaviest |= 1 << i
+        rest -= weights[i]
     return [text for text, (mask, _) in keys.items() if mask & heaviest]
 
 
