@@ -385,36 +385,30 @@ class RowResult(BaseModel):
 
     def record(self) -> dict[str, object]:
         """The flat, machine-readable record (csv/json/jsonl), one per screened party cell."""
+        return dict(zip(RECORD_FIELDS, self.record_values()))
+
+    def record_values(self) -> tuple[object, ...]:
+        """The record's values in `RECORD_FIELDS` order: what a CSV line carries, without a dict a row."""
         best = self.best
-        return {
-            "sheet": self.sheet,
-            "row": self.row,
-            "column": self.column,
-            "input_name": self.input_name,
-            "input_country": self.input_country,
-            "status": self.status.value,
-            "score": None if self.score is None else round(self.score, 1),
-            "entity_id": best.entity_id if best else None,
-            "entity_name": best.entity_name if best else None,
-            "matched_alias": best.matched_alias if best else None,
-            "list": best.list_name if best else None,
-            "programme": best.programme if best else None,
-            "fr_citation": best.fr_citation if best else None,
-            "explanation": best.explanation.text() if best else None,
-            "sources": " | ".join(s.label() for s in best.sources) if best else None,
-            "not_screened_reason": self.not_screened_reason,
-            "review": self.review,
-            "review_status": self.review_status or ("open" if self.status is Status.POTENTIAL_MATCH else None),
-            "reviewed_by": self.reviewed_by,
-            "reviewed_at": self.reviewed_at,
-            "review_comment": self.review_comment,
-            "approved_by": self.approved_by,
-            "ownership": self.ownership.text if self.ownership else None,
-        }
+        head = (self.sheet, self.row, self.column, self.input_name, self.input_country, self.status.value,
+                None if self.score is None else round(self.score, 1))
+        if best is None:
+            evidence: tuple[object, ...] = _NO_MATCH
+        else:
+            evidence = (best.entity_id, best.entity_name, best.matched_alias, best.list_name, best.programme,
+                        best.fr_citation, best.explanation.text(), " | ".join(s.label() for s in best.sources))
+        review_status = self.review_status or ("open" if self.status is Status.POTENTIAL_MATCH else None)
+        return head + evidence + (self.not_screened_reason, self.review, review_status, self.reviewed_by,
+                                  self.reviewed_at, self.review_comment, self.approved_by,
+                                  self.ownership.text if self.ownership else None)
 
 
-RECORD_FIELDS: tuple[str, ...] = tuple(
-    RowResult(input_name=None, status=Status.CLEAR).record().keys()
+_NO_MATCH = (None,) * 8  # a record's candidate evidence when it has no candidate
+RECORD_FIELDS: tuple[str, ...] = (
+    "sheet", "row", "column", "input_name", "input_country", "status", "score",
+    "entity_id", "entity_name", "matched_alias", "list", "programme", "fr_citation", "explanation", "sources",
+    "not_screened_reason", "review", "review_status", "reviewed_by", "reviewed_at", "review_comment",
+    "approved_by", "ownership",
 )
 
 

@@ -89,26 +89,30 @@ def screen_sources(
     t0 = time.monotonic()
     screen = screen or screener.screen_rows
     ownership = ownership or OwnershipAssessment(screener)
-    counts: Counter[str] = Counter()
+    counts: Counter[Status] = Counter()
     reported: Counter[tuple[str, str]] = Counter()
     rows_reported: Counter[tuple[str, str]] = Counter()
     total = alerts = 0
     try:
         for src in sources:
             last: tuple[str, int] | None = None
-            for result in ownership.screen_fn(screen, src.file_name)(src.rows()):
+            records: Counter[str] = Counter()  # this file's, by sheet
+            rows: Counter[str] = Counter()
+            for result in ownership.screen_fn(screen, src.file_name, src.column_labels)(src.rows()):
                 writer.write(result)
                 if observe:
                     observe(result)
-                counts[result.status.value] += 1
+                counts[result.status] += 1
                 alerts += result.alert
-                reported[(src.file_name, result.sheet)] += 1
-                if (result.sheet, result.row) != last:  # a row's records arrive together
-                    rows_reported[(src.file_name, result.sheet)] += 1
-                    last = (result.sheet, result.row)
+                records[result.sheet] += 1
+                if (place := (result.sheet, result.row)) != last:  # a row's records arrive together
+                    rows[result.sheet] += 1
+                    last = place
                 total += 1
                 if progress:
                     progress.update(total)
+            reported.update({(src.file_name, sheet): n for sheet, n in records.items()})
+            rows_reported.update({(src.file_name, sheet): n for sheet, n in rows.items()})
         inputs = [InputInfo(file_name=s.file_name, sha256=s.sha256, sheets=dict(s.rows_per_sheet),
                             data_rows=dict(s.data_rows)) for s in sources]
         rows_read = sum(sum(i.sheets.values()) for i in inputs)
@@ -127,7 +131,7 @@ def screen_sources(
                     )
         if rows_read != total:
             raise AccountingError(f"{rows_read} rows read but {total} reported")
-        not_screened = counts.get(Status.NOT_SCREENED.value, 0)
+        not_screened = counts[Status.NOT_SCREENED]
         columns = mark_owner_columns([usage for s in sources for usage in s.column_usage()])
         outcome = verdict(alerts=alerts, not_screened=not_screened, screened=total - not_screened,
                           allow_unscreened=allow_unscreened, doubtful=[c for u in columns for c in u.doubtful])
@@ -139,7 +143,7 @@ def screen_sources(
             threshold=screener.threshold,
             inputs=inputs,
             lists=screener.list_infos(),
-            counts={s.value: counts.get(s.value, 0) for s in Status},
+            counts={s.value: counts[s] for s in Status},
             alerts=alerts,
             rows_read=rows_read,
             rows_reported=total,

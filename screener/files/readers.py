@@ -102,6 +102,11 @@ class InputSource:
         else:
             yield from self._xlsx_rows()
 
+    @property
+    def column_labels(self) -> tuple[str, ...]:
+        """Every sheet's column labels (as rows' `fields` name them), each once."""
+        return tuple(dict.fromkeys(key for layout in self._layout.values() for key in layout.keys))
+
     def column_usage(self) -> list[SheetColumns]:
         """Per sheet, which column was screened as what and which not, with the warnings so far."""
         out = []

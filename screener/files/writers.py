@@ -218,8 +218,10 @@ class CsvWriter(_TextFileWriter):
         self._csv.writerow(RECORD_FIELDS)
 
     def _emit(self, result: RowResult) -> None:
-        record = result.record()
-        self._csv.writerow(["" if record[f] is None else inert(record[f]) for f in RECORD_FIELDS])
+        values = result.record_values()
+        if _FORMULA_TRIGGER.search("".join(map(str, filter(None, values)))):  # one search a line: most have none
+            values = tuple(inert(v) for v in values)
+        self._csv.writerow(["" if v is None else v for v in values])
 
 
 _LINE_BREAKERS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})

@@ -188,9 +188,14 @@ class OwnershipAssessment:
             update["status"] = Status.POTENTIAL_MATCH
         return result.model_copy(update=update)
 
-    def screen_fn(self, screen: Callable[[Iterable[InputRow]], Iterator[RowResult]], file_name: str = ""
-                  ) -> Callable[[Iterable[InputRow]], Iterator[RowResult]]:
-        """Wrap a run's screen function for one file: each result gets the ownership of its row."""
+    def screen_fn(self, screen: Callable[[Iterable[InputRow]], Iterator[RowResult]], file_name: str = "",
+                  labels: Sequence[str] | None = None) -> Callable[[Iterable[InputRow]], Iterator[RowResult]]:
+        """Wrap a run's screen function for one file: each result gets the ownership of its row.
+
+        `labels`, the file's column labels when known: with no ownership file and no owner column
+        among them, no row can have an owner, and `screen` is returned as it is."""
+        if labels is not None and not self.graph and not owner_columns(tuple(labels)):
+            return screen
 
         def run(rows: Iterable[InputRow]) -> Iterator[RowResult]:
             pending: deque[InputRow] = deque()
