@@ -53,6 +53,24 @@ def test_the_rows_exercise_every_status(expected):
     assert statuses == {"clear", "potential_match", "not_screened"}
 
 
+def test_a_workers_answer_is_none_exactly_for_a_clear_result_without_candidates(screener, rows):
+    """What a pool worker sends (`screen_values`): None where `screen_row` gives `clear_result`, the same
+    result otherwise (the parent puts back each row's place and cells)."""
+    kinds = set()
+    for row in rows[:1500]:
+        whole = screener.screen_row(row)
+        got = screener.screen_values(row.name, row.country, row.address, row.not_screened_reason)
+        if got is None:
+            assert whole.status == "clear" and whole.score is None and not whole.matches, row
+            kinds.add("none")
+            continue
+        kinds.add(got.status.value)
+        fresh = got.model_copy(update={"sheet": row.sheet, "row": row.row, "column": row.column,
+                                       "fields": row.fields})
+        assert fresh.model_dump() == whole.model_dump(), row
+    assert kinds == {"none", "clear", "potential_match", "not_screened"}
+
+
 def test_process_pool_matches_one_worker_in_order(screener, rows, expected):
     with make_screen_fn(screener, workers=2, chunk_rows=CHUNK) as screen:
         got = list(screen(rows))

@@ -111,8 +111,7 @@ def _screen_encoded(screener: Screener, rows: Encoded) -> tuple[Encoded, float]:
     t0 = time.perf_counter()
     out: Encoded = []
     for name, country, address, reason in rows:
-        result = screener.screen_row(InputRow(name=name, country=country, address=address, not_screened_reason=reason))
-        out.append(None if without_candidates(result) else result)
+        out.append(screener.screen_values(name, country, address, reason))
     return out, time.perf_counter() - t0
 
 
