@@ -492,6 +492,9 @@ class RunSummary(BaseModel):
     data_rows_reported: int = 0
     columns: list[SheetColumns] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list, description="also printed on standard error")
+    notes: list[str] = Field(default_factory=list, description="what reading did that changes no result but "
+                             "must be seen: blank rows skipped, title rows above the header, names cut, the "
+                             "encoding; printed on standard error unless quiet")
     allow_unscreened: bool = Field(default=False, description="not-screened records were treated as clear")
     clear: bool = Field(default=False, description="every record screened and clear (screener.review.clearance)")
     verdict: str = ""

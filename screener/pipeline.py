@@ -151,6 +151,7 @@ def screen_sources(
             data_rows_reported=sum(rows_reported.values()),
             columns=columns,
             warnings=[w for s in sources for w in s.warnings],
+            notes=[f"{s.file_name}: {note}" for s in sources for note in s.notes],
             allow_unscreened=allow_unscreened,
             clear=outcome.clear,
             verdict=outcome.reason,

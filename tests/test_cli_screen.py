@@ -59,6 +59,25 @@ def test_clean_file_exits_zero(tmp_path):
     assert any("Société" in r["input_name"] for r in records)
 
 
+def test_blank_rows_skipped_are_said_on_stderr_and_in_the_report(tmp_path):
+    """A row with no filled cell is no record, so the run says which rows it skipped: on standard error
+    and on the report's Summary sheet, with the row numbers the records keep."""
+    path = tmp_path / "gaps.csv"
+    path.write_text("Name,Country\nAcme Widgets Ltd,US\n,\nNordic Precision AB,SE\n\n,\nBeta Tools GmbH,DE\n,\n",
+                    encoding="utf-8")
+    out = tmp_path / "r.xlsx"
+    proc = run("screen", str(path), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    note = 'gaps.csv: sheet "gaps": 3 blank row(s) between data rows were skipped, no record each (rows 3, 5, 6)'
+    assert f"screener: note: {note}" in proc.stderr.splitlines()
+    summary = [[c for c in row if c is not None] for row in openpyxl.load_workbook(out)["Summary"].iter_rows(
+        values_only=True)]
+    assert ["Note", note] in summary
+    rows = list(openpyxl.load_workbook(out)["All rows"].iter_rows(values_only=True))
+    assert [r[1] for r in rows[1:]] == [2, 4, 7]  # each record keeps its file row
+    assert "note:" not in run("screen", str(path), "-o", str(tmp_path / "r.csv"), "-q").stderr
+
+
 def test_jsonl_to_stdout_one_record_per_row_in_order():
     proc = run("screen", str(SAMPLES / "open_orders.csv"), "-o", "-")
     assert proc.returncode == 1

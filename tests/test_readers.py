@@ -365,7 +365,7 @@ def test_blank_rows_skipped_and_row_numbers_kept(tmp_path: Path) -> None:
     assert [(r.row, r.name, r.country, r.not_screened_reason) for r in rows] == [
         (2, "Acme", "US", None), (5, None, "DE", "empty name"), (6, "Beta", "FR", None)]
     assert source.rows_per_sheet == {"S": 3}
-    assert any("2 blank row(s)" in note for note in source.notes)
+    assert 'sheet "S": 2 blank row(s) between data rows were skipped, no record each (rows 3, 4)' in source.notes
 
 
 def test_blank_lines_in_csv_keep_excel_row_numbers(tmp_path: Path) -> None:

@@ -120,6 +120,9 @@ def screen_command(
     for warning in summary.warnings:  # always: a doubtful column choice must be seen
         sys.stderr.write(f"screener: warning: {warning}\n")
     counts = summary.counts
+    if not quiet:
+        for note in summary.notes:  # rows skipped or read as titles, names cut: each still in the report
+            sys.stderr.write(f"screener: note: {note}\n")
     if output != "-" and not quiet:
         cleared = counts.get("potential_match", 0) - summary.alerts
         sys.stderr.write(

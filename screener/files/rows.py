@@ -41,6 +41,7 @@ class RowTally:
         self.long_names: list[int] = []
         self.long_count = 0
         self.blank_skipped = 0
+        self.blank_rows: list[int] = []  # the first MAX_ROW_NOTES of them
         self.data_rows = 0
         self.records = 0
         self.countries = dict.fromkeys({p.country for p in layout.parties if p.country is not None}, 0)
@@ -88,16 +89,19 @@ def make_rows(records: Iterable[tuple[int, Sequence[Any]]], layout: Layout, shee
     several = len(parties) > 1
     countries = tally.countries
     validate = InputRow.model_validate  # from a dict: a third faster than keyword arguments
-    pending_blank = 0
+    pending_blank, pending_rows = 0, []  # blank rows not yet known to lie between data rows (the first few)
     for row, cells in records:
         if row <= header_row:
             continue
         if skip_blank and is_blank(cells):
             pending_blank += 1
+            if len(pending_rows) < MAX_ROW_NOTES:
+                pending_rows.append(row)
             continue
         if pending_blank:
             tally.blank_skipped += pending_blank
-            pending_blank = 0
+            tally.blank_rows.extend(pending_rows[: MAX_ROW_NOTES - len(tally.blank_rows)])
+            pending_blank, pending_rows = 0, []
         width = len(cells)
         if strict_width is not None and width > header_width and not is_blank(cells[header_width:]):
             raise InputError(
@@ -147,13 +151,16 @@ def sheet_notes(sheet: str, tally: RowTally) -> list[str]:
     notes = []
     if tally.blank_skipped:
         notes.append(f'sheet "{sheet}": {tally.blank_skipped} blank row(s) between data rows '
-                     "were skipped")
+                     f"were skipped, no record each ({_rows(tally.blank_rows, tally.blank_skipped)})")
     if tally.long_count:
-        rows = ", ".join(str(r) for r in tally.long_names)
-        more = "" if tally.long_count <= len(tally.long_names) else ", …"
         notes.append(f'sheet "{sheet}": {tally.long_count} name(s) longer than {MAX_NAME_CHARS:,} '
-                     f"characters were screened on their first {MAX_NAME_CHARS:,} (rows {rows}{more})")
+                     f"characters were screened on their first {MAX_NAME_CHARS:,} "
+                     f"({_rows(tally.long_names, tally.long_count)})")
     return notes
+
+
+def _rows(shown: list[int], count: int) -> str:
+    return "rows " + ", ".join(str(r) for r in shown) + ("" if count <= len(shown) else ", …")
 
 
 def sheet_warnings(layout: Layout, tally: RowTally) -> list[str]:

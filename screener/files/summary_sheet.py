@@ -145,6 +145,8 @@ def _write_column_usage(summary: RunSummary, line: Any, section: Any, f: Formats
     line("Records / data rows", f"{summary.rows_reported:,} records from {summary.data_rows_read:,} data rows")
     for warning in summary.warnings:
         line("Warning", warning, fmt=f.bold)
+    for note in summary.notes:
+        line("Note", note)
     section("Columns", "File", "Sheet", "Column", "Used as", "Chosen by", "Note")
     for usage in summary.columns:
         for c in usage.columns:
