@@ -268,6 +268,21 @@ def zip_named_csv(folder: Path) -> Path:
     return path
 
 
+def pdf_named_csv(folder: Path) -> Path:
+    """A PDF saved as .csv: no NUL in its first line, which would otherwise be offered as a header."""
+    path = folder / "customers.csv"
+    path.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n")
+    return path
+
+
+def html_named_csv(folder: Path) -> Path:
+    """A web page's table saved as .csv, as browser exports often are."""
+    path = folder / "export.csv"
+    path.write_bytes(b"\xef\xbb\xbf\n  <!DOCTYPE html><html><body><table><tr><td>Name</td></tr>"
+                     b"<tr><td>Acme Ltd</td></tr></table></body></html>\n")
+    return path
+
+
 def undecodable_csv(folder: Path) -> Path:
     """Bytes that are neither UTF-8, GB18030 nor cp1252 (0x81 0xFF fails all three)."""
     path = folder / "undecodable.csv"
@@ -412,6 +427,8 @@ HOSTILE_CASES: list[tuple[str, Callable[[Path], Path], Outcome]] = [
     ("xlsx_without_header", xlsx_without_header, "error"),
     ("binary_csv", binary_csv, "error"),
     ("zip_named_csv", zip_named_csv, "error"),
+    ("pdf_named_csv", pdf_named_csv, "error"),
+    ("html_named_csv", html_named_csv, "error"),
     ("undecodable_csv", undecodable_csv, "error"),
     ("unclosed_quote_csv", unclosed_quote_csv, "error"),
     ("blank_lines_csv", blank_lines_csv, "error"),
@@ -451,6 +468,8 @@ EXPECTED_MESSAGE: dict[str, str] = {
     "xlsx_without_header": "no name column",
     "binary_csv": "not delimited text",
     "zip_named_csv": "zip archive",
+    "pdf_named_csv": "this is a PDF document, not delimited text",
+    "html_named_csv": "this is an HTML page, not delimited text",
     "undecodable_csv": "encoding",
     "unclosed_quote_csv": "never closed",
     "blank_lines_csv": "no data",

@@ -69,6 +69,17 @@ TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0"  # compound file: legacy .xls, or any password-protected workbook
 OLE2_FULL_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+# documents saved under a text name whose first line would otherwise be taken for a header
+_DOCUMENTS = ((b"%pdf-", "a PDF document"), (b"{\\rtf", "an RTF document"), (b"<!doctype html", "an HTML page"),
+              (b"<html", "an HTML page"), (b"<?xml", "an XML document (an Excel 2003 XML spreadsheet?)"))
+
+
+def _document_kind(head: bytes) -> str | None:
+    """What kind of document a file starting with `head` is, when it is one of `_DOCUMENTS`."""
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    return next((kind for magic, kind in _DOCUMENTS if start.startswith(magic)), None)
+
+
 NameSpec = Spec | Sequence[Spec] | None
 
 
@@ -208,7 +219,7 @@ def open_input(
         if size == 0:
             raise InputError("the file is empty (0 bytes)", **where)
         with path.open("rb") as fh:
-            head = fh.read(8)
+            head = fh.read(512)
         sha256 = _sha256(path)
     except InputError:
         raise
@@ -236,6 +247,8 @@ def open_input(
         if head.startswith(OLE2_FULL_MAGIC):
             raise InputError("this is a binary or encrypted Excel workbook, not delimited text: "
                              "save it as .xlsx or .csv", **where)
+        if kind := _document_kind(head):
+            raise InputError(f"this is {kind}, not delimited text: save the list as .csv or .xlsx", **where)
         source = InputSource(path=path, file_name=file_name, sha256=sha256, kind="csv")
         _open_csv(source, suffix, specs, display_name)
         return source
