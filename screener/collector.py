@@ -30,7 +30,13 @@ def paused() -> Iterator[None]:
 
 @contextmanager
 def kept() -> Iterator[None]:
-    """`paused`, then everything alive is frozen: built to last, it is never collected or walked."""
+    """`paused`, then everything alive is frozen: built to last, it is never collected or walked.
+
+    Garbage cycles alive at the start would be frozen too, and never freed. In a process that has
+    frozen before (a server bringing in a new list version) they are collected first: the heap not
+    yet frozen is then only what came since, so that collection is short."""
+    if gc.get_freeze_count():
+        gc.collect()
     with paused():
         yield
         gc.freeze()

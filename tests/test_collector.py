@@ -69,6 +69,31 @@ def test_kept_freezes_only_what_was_built_and_paused_always_restores() -> None:
         gc.enable()
 
 
+# A server that froze at start-up brings in a new list version while a request's garbage cycle (an
+# exception and its traceback, say) waits for a collection: freezing must not keep it for ever.
+REFRESH_PROBE = """
+import gc, weakref
+from screener.collector import kept
+with kept():
+    started = [object() for _ in range(1000)]
+class Request:
+    pass
+request = Request()
+request.me = request
+gone = weakref.ref(request)
+del request
+with kept():
+    index = [object() for _ in range(1000)]
+gc.collect()
+print(gone() is None)
+"""
+
+
+def test_a_later_freeze_does_not_keep_the_garbage_cycles_alive_before_it() -> None:
+    proc = subprocess.run([sys.executable, "-c", REFRESH_PROBE], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "True", proc.stderr
+
+
 def _thresholds() -> tuple[int, int, int]:
     import gc
 
