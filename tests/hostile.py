@@ -102,6 +102,11 @@ def missing_file(folder: Path) -> Path:
     return folder / "does_not_exist.xlsx"
 
 
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
 def folder_not_file(folder: Path) -> Path:
     path = folder / "orders.csv"
     path.mkdir()
@@ -109,15 +114,11 @@ def folder_not_file(folder: Path) -> Path:
 
 
 def empty_xlsx(folder: Path) -> Path:
-    path = folder / "empty.xlsx"
-    path.write_bytes(b"")
-    return path
+    return _written(folder / "empty.xlsx", b"")
 
 
 def empty_csv(folder: Path) -> Path:
-    path = folder / "empty.csv"
-    path.write_bytes(b"")
-    return path
+    return _written(folder / "empty.csv", b"")
 
 
 def text_named_xlsx(folder: Path) -> Path:
@@ -134,9 +135,7 @@ def truncated_xlsx(folder: Path) -> Path:
 
 
 def corrupt_zip_xlsx(folder: Path) -> Path:
-    path = folder / "corrupt.xlsx"
-    path.write_bytes(b"PK\x03\x04" + os.urandom(4096))
-    return path
+    return _written(folder / "corrupt.xlsx", b"PK\x03\x04" + os.urandom(4096))
 
 
 def damaged_member_xlsx(folder: Path) -> Path:
@@ -171,21 +170,15 @@ def zip_without_workbook(folder: Path) -> Path:
 
 def encrypted_xlsx(folder: Path) -> Path:
     """Password-protected workbooks are OLE2 compound files, not zips."""
-    path = folder / "encrypted.xlsx"
-    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 4088)
-    return path
+    return _written(folder / "encrypted.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 4088)
 
 
 def legacy_xls(folder: Path) -> Path:
-    path = folder / "old.xls"
-    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 4088)
-    return path
+    return _written(folder / "old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 4088)
 
 
 def unsupported_extension(folder: Path) -> Path:
-    path = folder / "orders.pdf"
-    path.write_bytes(b"%PDF-1.4\n")
-    return path
+    return _written(folder / "orders.pdf", b"%PDF-1.4\n")
 
 
 def zip_bomb_ratio(folder: Path) -> Path:
@@ -257,37 +250,28 @@ def xlsx_without_header(folder: Path) -> Path:
 
 
 def binary_csv(folder: Path) -> Path:
-    path = folder / "binary.csv"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4096) + os.urandom(4096))
-    return path
+    return _written(folder / "binary.csv", b"\x89PNG\r\n\x1a\n" + bytes(4096) + os.urandom(4096))
 
 
 def zip_named_csv(folder: Path) -> Path:
-    path = folder / "orders.csv"
-    path.write_bytes(good_xlsx_bytes())
-    return path
+    return _written(folder / "orders.csv", good_xlsx_bytes())
 
 
 def pdf_named_csv(folder: Path) -> Path:
     """A PDF saved as .csv: no NUL in its first line, which would otherwise be offered as a header."""
-    path = folder / "customers.csv"
-    path.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n")
-    return path
+    return _written(folder / "customers.csv",
+                    b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n")
 
 
 def html_named_csv(folder: Path) -> Path:
     """A web page's table saved as .csv, as browser exports often are."""
-    path = folder / "export.csv"
-    path.write_bytes(b"\xef\xbb\xbf\n  <!DOCTYPE html><html><body><table><tr><td>Name</td></tr>"
-                     b"<tr><td>Acme Ltd</td></tr></table></body></html>\n")
-    return path
+    return _written(folder / "export.csv", b"\xef\xbb\xbf\n  <!DOCTYPE html><html><body><table><tr><td>Name</td></tr>"
+                                           b"<tr><td>Acme Ltd</td></tr></table></body></html>\n")
 
 
 def undecodable_csv(folder: Path) -> Path:
     """Bytes that are neither UTF-8, GB18030 nor cp1252 (0x81 0xFF fails all three)."""
-    path = folder / "undecodable.csv"
-    path.write_bytes(b"Name,Country\n" + b"Acme \x81\xff\x81\xff Ltd,US\n" * 50)
-    return path
+    return _written(folder / "undecodable.csv", b"Name,Country\n" + b"Acme \x81\xff\x81\xff Ltd,US\n" * 50)
 
 
 def unclosed_quote_csv(folder: Path) -> Path:
@@ -363,10 +347,8 @@ def formula_without_cache(folder: Path) -> Path:
 
 
 def mixed_encoding_csv(folder: Path) -> Path:
-    path = folder / "mixed.csv"
-    path.write_bytes("Name,Country\nSociété Générale,FR\n".encode("utf-8")
-                     + "Müller GmbH,DE\n".encode("cp1252") + "华为,CN\n".encode("utf-8"))
-    return path
+    return _written(folder / "mixed.csv", "Name,Country\nSociété Générale,FR\n".encode("utf-8")
+                    + "Müller GmbH,DE\n".encode("cp1252") + "华为,CN\n".encode("utf-8"))
 
 
 def hidden_sheet_xlsx(folder: Path) -> Path:
@@ -383,9 +365,7 @@ def hidden_sheet_xlsx(folder: Path) -> Path:
 
 
 def bare_cr_csv(folder: Path) -> Path:
-    path = folder / "mac.csv"
-    path.write_bytes(b"Name,Country\rAcme,US\rBeta,DE\r")
-    return path
+    return _written(folder / "mac.csv", b"Name,Country\rAcme,US\rBeta,DE\r")
 
 
 def wrong_dimension_xlsx(folder: Path) -> Path:
