@@ -7,6 +7,7 @@ import io
 import resource
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import openpyxl
 import pytest
@@ -26,7 +27,7 @@ from screener.models import (
     Status,
 )
 from screener.pipeline import screen_files
-from screener.review.audit import export_audit, verify
+from screener.review.audit import append_event, export_audit, run_event, stored_rows_digest, verify
 from screener.review.decisions import DecisionRecord, Evidence, input_key, party_hash
 from screener.review.schema import SCHEMA_VERSION, StoreError, migrate
 from screener.review.store import Store
@@ -204,6 +205,42 @@ def test_the_cli_records_a_run_through_the_pipeline(store: Store, screener: Scre
     assert run is not None and run.inputs[0].file_name == "customers.csv"
     assert run.lists[0].content_hash == default_list().content_hash
     assert run.counts == {"clear": 1, "potential_match": 1, "not_screened": 0}
+
+
+def test_a_run_keeps_its_columns_warnings_and_notes_and_an_older_run_still_verifies(
+        url: str, screener: Screener, tmp_path: Path) -> None:
+    """What the report's Summary sheet says of a run (which column was screened as what, the warnings,
+    the rows skipped) is kept with it and in its audit record; a run recorded before schema 5 has none
+    and its audit record still verifies."""
+    engine = sa.create_engine(url)
+    assert SCHEMA_VERSION >= 5 and migrate(engine, target=4) == 4
+    with engine.begin() as conn:  # a run as schema 4 recorded it, with its audit record
+        conn.execute(sa.text(
+            "INSERT INTO runs (id, run_id, status, user, source, started_at, threshold, inputs, lists, counts, "
+            "rows_read, rows_reported) VALUES (1, 'oldrun', 'complete', 'bob', 'cli', '2026-05-01 10:00:00', 75, "
+            "'[]', '[]', '{\"clear\": 1}', 1, 1)"))
+        conn.execute(sa.text("INSERT INTO run_rows (run, seq, sheet, row, input_name, status) "
+                             "VALUES (1, 1, 'S', 2, 'Old Customer Ltd', 'clear')"))
+        (row,) = conn.execute(sa.text("SELECT * FROM runs WHERE id = 1"))
+        row = SimpleNamespace(**{**row._asdict(), "started_at": datetime(2026, 5, 1, 10, tzinfo=UTC)})
+        append_event(conn, "bob", "run", "oldrun", run_event(row, stored_rows_digest(conn, 1)))
+    engine.dispose()
+    store = Store.open(url)
+    assert verify(store).ok
+    old = store.get_run("oldrun")
+    assert old is not None and (old.columns, old.warnings, old.notes) == ([], [], [])
+    source = tmp_path / "customers.csv"
+    source.write_text("Customer,Country\nNordic Precision AB,\n\nBeta Tools GmbH,\n", encoding="utf-8")
+    rec = store.recorder(user="ann", source="cli")
+    summ = screen_files(screener, [source], tmp_path / "out.csv", user="ann", observe=rec.observe)
+    run = store.get_run(rec.finish(summ))
+    assert run is not None
+    assert run.notes == ['customers.csv: sheet "customers": 1 blank row(s) between data rows were skipped, '
+                         "no record each (rows 3)"]
+    assert run.warnings == summ.warnings and any("country" in w for w in run.warnings)
+    assert [c.use for c in run.columns[0].columns] == [c.use for c in summ.columns[0].columns]
+    assert verify(store).ok
+    store.close()
 
 
 # --- decisions --------------------------------------------------------------------------------

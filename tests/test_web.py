@@ -229,6 +229,16 @@ def test_results_show_matches_first_with_sources_and_escape_names(server: Server
     assert r.headers["x-frame-options"] == "DENY"
 
 
+def test_results_show_the_runs_warnings_and_the_rows_it_skipped(server: Server) -> None:
+    """What the report's Summary sheet says of a run shows on its page too, from the audit store."""
+    c = signin(server)
+    content = b"Customer,Country\nNordic Precision AB,\n,\nBeta Tools GmbH,\n"
+    html = c.get(wait_run(c, upload(c, content, "gaps.csv").headers["location"])).text
+    assert ('<li>gaps.csv: sheet &#34;gaps&#34;: 1 blank row(s) between data rows were skipped, no record each '
+            "(rows 3)</li>") in html
+    assert "data-run-warning>Warning: " in html and "is empty in every row" in html
+
+
 def test_report_download_is_the_run_report(server: Server, run_url: str, tmp_path: Path) -> None:
     c = signin(server)
     r = c.get(f"{run_url}/report.xlsx")

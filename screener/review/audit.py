@@ -106,11 +106,15 @@ def approval_fields(row: Any) -> dict[str, Any]:
 
 
 def run_fields(row: Any) -> dict[str, Any]:
-    """A finished run as recorded: who, when, inputs with hashes, list versions, threshold, counts."""
+    """A finished run as recorded: who, when, inputs with hashes, list versions, threshold, counts,
+    and (since schema 5) its column choices, warnings and the readers' notes."""
     keys = ("run_id", "status", "user", "source", "threshold", "inputs", "lists", "counts", "rows_read",
             "rows_reported", "error", "tool_version")
     data = {k: _decoded(getattr(row, k)) for k in keys}
     data["started_at"] = row.started_at.isoformat()
+    for key in ("columns", "warnings", "notes"):  # kept since schema 5: a run recorded before has none
+        if (value := getattr(row, key, None)) is not None:
+            data[key] = _decoded(value)
     return data
 
 

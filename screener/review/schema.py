@@ -96,6 +96,9 @@ runs = sa.Table(
     sa.Column("rows_read", sa.Integer),
     sa.Column("rows_reported", sa.Integer),
     sa.Column("error", sa.Text),
+    sa.Column("columns", sa.JSON),  # [SheetColumns]: which column was screened as what, and why
+    sa.Column("warnings", sa.JSON),  # [str]: the run's warnings (a doubtful column, an empty country column)
+    sa.Column("notes", sa.JSON),  # [str]: what reading did (blank rows skipped, titles, names cut)
 )
 
 run_rows = sa.Table(
@@ -335,7 +338,14 @@ def _v4(conn: sa.Connection) -> None:
     _add_columns(conn, "run_rows", (sa.Column("ownership", sa.JSON),))
 
 
-MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1, _v2, _v3, _v4)
+def _v5(conn: sa.Connection) -> None:
+    """Runs keep which column was screened as what, their warnings and the readers' notes, so a run
+    looked at later shows what its report's Summary sheet showed. Runs recorded before: NULL."""
+    _add_columns(conn, "runs", (sa.Column("columns", sa.JSON), sa.Column("warnings", sa.JSON),
+                                sa.Column("notes", sa.JSON)))
+
+
+MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1, _v2, _v3, _v4, _v5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

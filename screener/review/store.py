@@ -348,6 +348,9 @@ class Recorder:
                     counts=dict(summary.counts),
                     rows_read=summary.rows_read,
                     rows_reported=summary.rows_reported,
+                    columns=[c.model_dump(mode="json") for c in summary.columns],
+                    warnings=list(summary.warnings),
+                    notes=list(summary.notes),
                 )
             )
             self._audit(conn, self.user or summary.user)
@@ -415,6 +418,9 @@ def _run_record(r: sa.Row[Any]) -> RunRecord:
         counts=_json(r.counts) or {},
         rows_read=r.rows_read or 0,
         rows_reported=r.rows_reported or 0,
+        columns=_json(r.columns) or [],
+        warnings=_json(r.warnings) or [],
+        notes=_json(r.notes) or [],
         user=r.user,
         source=r.source,
         status=r.status,
