@@ -61,6 +61,37 @@ def test_a_signalled_recorded_screen_leaves_nothing_and_is_marked_failed(tmp_pat
     store.close()
 
 
+def test_a_pool_worker_killed_mid_run_fails_the_run_and_leaves_no_output(tmp_path: Path) -> None:
+    """A worker the kernel kills (out of memory, say) must never shorten the report into a clear one:
+    the run fails with one line, exit 2, and neither the output nor its temp file is left."""
+    out = tmp_path / "out"
+    out.mkdir()
+    big = out / "big.csv"
+    big.write_text("Customer\n" + "".join(f"Company number {i} Trading Ltd\n" for i in range(400_000)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "screener", "screen", str(big), "-o", str(out / "r.csv"), "--quiet",
+         "--workers", "2"],
+        env=_env(tmp_path), stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    command = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+    while len(workers := [p for p in session_pids(proc.pid)  # forked: the parent's command line
+                          if p != proc.pid and Path(f"/proc/{p}/cmdline").read_bytes() == command]) < 2:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)  # rows are flowing
+    os.kill(max(workers), signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert lines == ["screener: error: a screening worker process ended abruptly (killed, perhaps for lack of "
+                     "memory): the run is incomplete; run it again, or with fewer --workers"]
+    time.sleep(0.5)
+    assert session_pids(proc.pid) == []  # the other worker went with it
+    assert sorted(p.name for p in out.iterdir()) == ["big.csv"]  # no r.csv, no .r.csv.*.tmp
+
+
 def _audit_runs(tmp_path: Path, db: str) -> list[list[str]]:
     """`screener audit runs` as a user runs it: its table, row by row."""
     done = subprocess.run([sys.executable, "-m", "screener", "audit", "runs", "--db", db], env=_env(tmp_path),

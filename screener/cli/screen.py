@@ -69,7 +69,7 @@ def screen_command(
     """
     from screener.collector import for_batch
     from screener.pipeline import AccountingError, screen_files
-    from screener.runtime.engine import make_screen_fn
+    from screener.runtime.engine import WorkerLost, make_screen_fn
     from screener.runtime.lifetime import interrupt_on_sigterm
 
     interrupt_on_sigterm()  # SIGTERM unwinds like Ctrl-C: no staged output left, a recorded run marked failed
@@ -111,7 +111,7 @@ def screen_command(
             if recorder:
                 recorder.abort(f"interrupted ({exc or 'SIGINT'})")
             raise
-        except (InputError, AccountingError, ValueError, OSError) as exc:
+        except (InputError, AccountingError, WorkerLost, ValueError, OSError) as exc:
             if recorder:
                 recorder.abort(str(exc))
             fail(str(exc))

@@ -27,6 +27,7 @@ import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Self
 
@@ -270,6 +271,10 @@ def _ordered(
                 cancel(handle)
 
 
+class WorkerLost(RuntimeError):
+    """A worker process ended in the middle of a run: its rows have no result, so the run fails."""
+
+
 def _shut_down(executors: list[ProcessPoolExecutor]) -> None:
     for executor in executors:
         executor.shutdown(wait=True, cancel_futures=True)
@@ -330,15 +335,19 @@ class PoolScreen:
         return out, took
 
     def __call__(self, rows: Iterable[InputRow]) -> Iterator[RowResult]:
-        return _ordered(
-            rows,
-            self._submit,
-            self._gather,
-            lambda handle: [future.cancel() for _, future in handle],
-            max_rows=self.chunk_rows,
-            seconds=CHUNK_SECONDS,
-            inflight=INFLIGHT_PER_WORKER * self.workers,
-        )
+        try:
+            yield from _ordered(
+                rows,
+                self._submit,
+                self._gather,
+                lambda handle: [future.cancel() for _, future in handle],
+                max_rows=self.chunk_rows,
+                seconds=CHUNK_SECONDS,
+                inflight=INFLIGHT_PER_WORKER * self.workers,
+            )
+        except BrokenProcessPool as exc:  # raised by the next submit or result after the loss
+            raise WorkerLost("a screening worker process ended abruptly (killed, perhaps for lack of memory): "
+                             "the run is incomplete; run it again, or with fewer --workers") from exc
 
     def close(self) -> None:
         if self._finalizer is not None:
