@@ -115,20 +115,24 @@ class Screener:
 
     def screen_row(self, row: InputRow) -> RowResult:
         """Decide one row: not screened (with the reader's or our reason), clear, or potential match."""
-        reason = row.not_screened_reason or _unusable(row.name)
-        found = None if reason or row.name is None else self._found(row.name)  # matched once, however long
+        reason, found = self._screened(row.name, row.not_screened_reason)
         return self._decide(row, reason, found)
 
     def screen_values(self, name: str | None, country: str | None, address: str | None,
                       reason: str | None) -> RowResult | None:
         """`screen_row` of a row with these values, or None where that is `clear_result` (no candidate
         at all: nearly every row), which a pool worker then neither builds nor sends."""
-        reason = reason or _unusable(name)
-        found = None if reason or name is None else self._found(name)
+        reason, found = self._screened(name, reason)
         if found is not None and not found:
             return None
         row = InputRow(name=name, country=country, address=address, not_screened_reason=reason)
         return self._decide(row, reason, found)
+
+    def _screened(self, name: str | None, reason: str | None
+                  ) -> tuple[str | None, list[tuple[int, IndexedAlias, Scored]] | None]:
+        """Why a name is not screened (the reader's reason or ours), and its candidates otherwise."""
+        reason = reason or _unusable(name)
+        return reason, None if reason or name is None else self._found(name)  # matched once, however long
 
     def _decide(self, row: InputRow, reason: str | None,
                 found: list[tuple[int, IndexedAlias, Scored]] | None) -> RowResult:
