@@ -61,6 +61,35 @@ def test_a_signalled_recorded_screen_leaves_nothing_and_is_marked_failed(tmp_pat
     store.close()
 
 
+def test_an_unforeseen_fault_mid_run_still_fails_the_recorded_run(tmp_path: Path, monkeypatch) -> None:
+    """A fault of our own (here a RuntimeError from inside the pipeline after two rows were
+    screened) must not leave the run "running": it is recorded failed, naming the fault."""
+    from typer.testing import CliRunner
+
+    import screener.pipeline
+    from screener.cli import app
+
+    def faulty(screener, inputs, output, *, observe, **options):  # noqa: ANN001, ANN003
+        for i in (1, 2):
+            observe(RowResult(row=i + 1, input_name=f"Customer {i} Ltd", status=Status.CLEAR))
+        raise RuntimeError("an index file changed under the run")
+
+    source = tmp_path / "c.csv"
+    source.write_text("Customer\nCustomer 1 Ltd\nCustomer 2 Ltd\nCustomer 3 Ltd\n")
+    db = f"sqlite:///{tmp_path / 'audit.db'}"
+    for key, value in _env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(screener.pipeline, "screen_files", faulty)
+    result = CliRunner().invoke(app, ["screen", str(source), "-o", str(tmp_path / "r.csv"), "--record", "--db", db])
+    assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
+    store = Store.open(db)
+    (run,) = store.list_runs(include_incomplete=True)
+    assert run.status == "failed" and run.error == "RuntimeError: an index file changed under the run"
+    assert [r.input_name for r in store.run_rows(run.run_id)] == ["Customer 1 Ltd", "Customer 2 Ltd"]
+    assert verify(store).ok
+    store.close()
+
+
 def test_a_pool_worker_killed_mid_run_fails_the_run_and_leaves_no_output(tmp_path: Path) -> None:
     """A worker the kernel kills (out of memory, say) must never shorten the report into a clear one:
     the run fails with one line, exit 2, and neither the output nor its temp file is left."""

@@ -195,6 +195,48 @@ def test_a_short_run_is_not_recorded_as_complete(store: Store) -> None:
     assert failed.status == "failed" and "3 rows recorded" in (failed.error or "")
 
 
+class _SignalAfterCommit:
+    """A store connection whose close (after its transaction committed) raises SIGINT's exception
+    at the chosen write: the window between `flush`'s commit and the emptying of its buffer."""
+
+    def __init__(self, conn: sa.Connection, interrupt: bool) -> None:
+        self.conn, self.interrupt = conn, interrupt
+
+    def __enter__(self) -> sa.Connection:
+        return self.conn.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.__exit__(*exc)
+        if self.interrupt and exc[0] is None:
+            raise KeyboardInterrupt("signal SIGINT")
+
+
+@pytest.mark.parametrize("cut_write", [1, 2])  # the write that creates the run record, a later batch
+def test_a_run_cut_right_after_a_batch_committed_is_recorded_failed_with_each_row_once(
+    store: Store, monkeypatch, cut_write: int
+) -> None:
+    """Found by a fresh-clone CI run: SIGINT landed after a batch was committed and before the buffer
+    was emptied; `abort` wrote those rows again, the primary key refused them and the run stayed
+    "running" for ever."""
+    real, writes = store._write, []
+
+    def write() -> _SignalAfterCommit:
+        writes.append(1)
+        return _SignalAfterCommit(real(), interrupt=len(writes) == cut_write)
+
+    monkeypatch.setattr(store, "_write", write)
+    rec = store.recorder(user="ann", source="cli")
+    rec.batch = 2
+    with pytest.raises(KeyboardInterrupt):
+        for i in range(1, 7):
+            rec.observe(RowResult(row=i, input_name=f"Customer {i} Ltd", status=Status.CLEAR))
+    rec.abort("interrupted (signal SIGINT)")
+    (run,) = store.list_runs(include_incomplete=True)
+    assert run.status == "failed" and run.error == "interrupted (signal SIGINT)"
+    assert [r.seq for r in store.run_rows(run.run_id)] == list(range(1, 2 * cut_write + 1))
+    assert verify(store).ok, verify(store).problem
+
+
 def test_the_cli_records_a_run_through_the_pipeline(store: Store, screener: Screener, tmp_path: Path) -> None:
     source = tmp_path / "customers.csv"
     source.write_text(f"Customer,Country\n\"{HIKVISION}\",CN\nNordic Precision AB,SE\n", encoding="utf-8")

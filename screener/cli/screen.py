@@ -115,6 +115,10 @@ def screen_command(
             if recorder:
                 recorder.abort(str(exc))
             fail(str(exc))
+        except BaseException as exc:  # a fault of our own: the run record must still say it failed
+            if recorder:
+                recorder.abort(f"{type(exc).__name__}: {exc}")
+            raise
         if recorder:
             recorder.finish(summary)
     for warning in summary.warnings:  # always: a doubtful column choice must be seen

@@ -308,19 +308,18 @@ class Recorder:
     def flush(self) -> None:
         """Write the buffered rows (creating the run record with the first batch)."""
         with self.store._write() as conn, conn.begin():
-            if self._pk is None:
-                self._pk = conn.execute(
-                    runs.insert().values(
-                        run_id=self.run_id,
-                        status="running",
-                        user=self.user,
-                        source=self.source,
-                        started_at=self.started_at,
-                    )
-                ).inserted_primary_key[0]
+            pk = self._pk if self._pk is not None else self._create(conn)
             if self._buffer:
-                _insert_rows(conn, self._pk, self._buffer)
-        self._buffer = []
+                _insert_rows(conn, pk, self._buffer)
+        self._pk, self._buffer = pk, []
+
+    def _create(self, conn: sa.Connection) -> int:
+        return conn.execute(
+            runs.insert().values(
+                run_id=self.run_id, status="running", user=self.user, source=self.source,
+                started_at=self.started_at,
+            )
+        ).inserted_primary_key[0]
 
     def finish(self, summary: RunSummary) -> str:
         """Write what is left and complete the run record; returns the run id."""
@@ -359,14 +358,26 @@ class Recorder:
         return summary.run_id
 
     def abort(self, reason: str = "the run failed") -> None:
-        """Record the run as failed, with the rows screened so far as evidence; idempotent."""
+        """Record the run as failed, with the rows screened so far as evidence; idempotent.
+
+        A signal lands anywhere in the main thread, also inside `flush` after its commit and before
+        its buffer was emptied: the run record and rows are taken as stored, only the buffered rows not
+        yet there are written, and the failure is recorded in the same transaction, so a cut run can
+        never be left "running" by a second write of rows already in."""
         if self._state != "open":
             return
         self._state = "aborted"
         if self.rows == 0:
             return  # nothing was screened (e.g. the file was refused): nothing to record
-        self.flush()
         with self.store._write() as conn, conn.begin():
+            pk = conn.execute(sa.select(runs.c.id).where(runs.c.run_id == self.run_id)).scalar()
+            self._pk = pk if pk is not None else self._create(conn)
+            stored = conn.execute(
+                sa.select(sa.func.max(run_rows.c.seq)).where(run_rows.c.run == self._pk)
+            ).scalar() or 0
+            pending = [item for item in self._buffer if item["seq"] > stored]
+            if pending:
+                _insert_rows(conn, self._pk, pending)
             conn.execute(
                 runs.update().where(runs.c.id == self._pk).values(
                     status="failed", finished_at=now(), error=reason[:1000]
@@ -375,6 +386,7 @@ class Recorder:
             # the rows as stored: a signal between buffering a row and digesting it must not make
             # the evidence of a cut run look edited
             self._audit(conn, self.user, stored_rows_digest(conn, self._pk))
+        self._buffer = []
 
     def _audit(self, conn: sa.Connection, user: str | None, digest: str | None = None) -> None:
         """The run as it now stands, with the digest of its rows, appended to the audit trail."""
