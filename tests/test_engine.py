@@ -256,3 +256,30 @@ def test_a_name_is_matched_by_one_worker_whatever_rows_repeat_it(tmp_path, monke
     assert {name: counts[name] for name in names} == dict.fromkeys(names, 1)
     assert all(r.status.value == "potential_match" for r in got)
     assert [r.input_address for r in got] == [r.address for r in rows]
+
+
+def test_a_dask_worker_killed_mid_run_fails_it_with_worker_lost(screener):
+    """A Dask worker the kernel kills must fail the run with the pool's WorkerLost (one line at the
+    CLI, the run recorded failed), not with Dask's own exception; here the scheduler is told to give
+    up at the first death, as it does after `allowed-failures` of them."""
+    distributed = pytest.importorskip("distributed", reason="Dask is not installed: pip install -e '.[dask]'")
+    import os
+    import signal
+
+    import dask
+
+    from screener.runtime.engine import WorkerLost
+
+    rows = [InputRow(name=name, row=i) for i, (_, name, _, _) in enumerate(customers(40_000, seed=3), start=2)]
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=1, processes=True, threads_per_worker=1,
+                                     dashboard_address=":0") as running, \
+            make_screen_fn(screener, engine="dask", scheduler=running.scheduler_address, chunk_rows=200) as screen:
+        (nanny,) = running.workers.values()
+        results = screen(rows)
+        next(results)  # the first chunk is back, more are on the worker
+        os.kill(nanny.process.process.pid, signal.SIGKILL)
+        with pytest.raises(WorkerLost, match="the run is incomplete") as lost:
+            for _ in results:
+                pass
+    assert "\n" not in str(lost.value)

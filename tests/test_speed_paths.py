@@ -18,7 +18,7 @@ import screener
 from screener.names import matcher, scoring
 from screener.names import normalize as norm_module
 from screener.names.caches import bounded_cache
-from screener.names.matcher import SCAN_ALL, _KeyGroup, _letters
+from screener.names.matcher import SCAN_ALL, _KeyGroup
 from screener.names.normalize import normalize
 from screener.names.phonetics import spelling_key
 from screener.names.similarity import typo_budget
@@ -63,10 +63,10 @@ def test_letter_filter_keeps_every_key_within_the_typo_budget(plain_scans, monke
         budget = typo_budget(len(text))
         if not budget:
             continue
-        near = set(group.near(text, _letters(text), budget))
+        near = set(group.near(text, budget))
         within = {k for k in keys if len(k) >= 4 and OSA.distance(k, text) <= budget}
         assert within <= near, text
-        assert set(pickle.loads(pickle.dumps(group)).near(text, _letters(text), budget)) == near  # as cached
+        assert set(pickle.loads(pickle.dumps(group)).near(text, budget)) == near  # as cached
         assert len(near) < len(keys) / 4  # and it filters
 
 

@@ -88,14 +88,15 @@ class _KeyGroup:
         ordered = sorted(keys, key=len)
         return cls(ordered, [len(k) for k in ordered], array("Q", map(_letters, ordered)))
 
-    def near(self, text: str, letters: int, budget: int) -> list[str]:
+    def near(self, text: str, budget: int) -> list[str]:
         """Keys of a length within `budget` of `text` (and at least 4, see typo_budget) whose character
-        sets allow `budget` edits from `letters`, the set of `text`."""
+        sets allow `budget` edits from that of `text` (computed only for a window worth filtering)."""
         global _PLAIN_SCANS
         lo = bisect_left(self.lengths, max(4, len(text) - budget))
         hi = bisect_right(self.lengths, len(text) + budget)
         if hi - lo < SCAN_ALL:
             return self.keys[lo:hi]
+        letters = _letters(text)
         if _PLAIN_SCANS > 0 and "numpy" not in sys.modules:
             _PLAIN_SCANS -= 1
             return [k for k, m in zip(self.keys[lo:hi], self.masks[lo:hi])
@@ -182,12 +183,11 @@ def _lookup_in(
     budget = typo_budget(len(text))
     # keys with the same first letter, or with the first two swapped
     scans = () if not budget else (text[0], text[1::-1]) if text[0] != text[1] else (text[0],)
-    letters = _letters(text) if budget else 0
     for prefix in scans:
         group = by_first.get((prefix, singles_only))
         if group is None:
             continue
-        near = group.near(text, letters, budget)
+        near = group.near(text, budget)
         if not near:
             continue
         for key, _, _ in process.extract(text, near, scorer=OSA.distance, score_cutoff=budget, limit=None):

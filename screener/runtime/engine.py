@@ -406,6 +406,11 @@ class DaskScreen:
         return max(1, sum(self.client.nthreads().values()))
 
     def __call__(self, rows: Iterable[InputRow]) -> Iterator[RowResult]:
+        from concurrent.futures import CancelledError
+
+        from distributed import KilledWorker
+        from distributed.comm.core import CommClosedError
+
         client, key, spec = self.client, self.key, self._spec
 
         def submit(chunk: Encoded) -> Any:
@@ -414,15 +419,25 @@ class DaskScreen:
             [data] = client.scatter([chunk], hash=False)
             return client.submit(_dask_task, key, spec, data, pure=False)
 
-        return _ordered(
-            rows,
-            submit,
-            lambda fut: fut.result(),
-            lambda fut: fut.cancel(),
-            max_rows=self.chunk_rows,
-            seconds=DASK_CHUNK_SECONDS,
-            inflight=INFLIGHT_PER_WORKER * self._threads(),
-        )
+        try:
+            yield from _ordered(
+                rows,
+                submit,
+                lambda fut: fut.result(),
+                lambda fut: fut.cancel(),
+                max_rows=self.chunk_rows,
+                seconds=DASK_CHUNK_SECONDS,
+                inflight=INFLIGHT_PER_WORKER * self._threads(),
+            )
+        except KilledWorker as exc:  # the scheduler gave up on a chunk whose workers kept dying
+            raise WorkerLost(f"Dask workers ended while screening a chunk ({exc}): the run is incomplete; "
+                             "run it again, or give the workers more memory") from exc
+        except CommClosedError as exc:  # a worker died while data was sent to it (`scatter`)
+            raise WorkerLost(f"a Dask worker went away while the run sent it rows ({exc}): the run is "
+                             "incomplete; run it again, or give the workers more memory") from exc
+        except CancelledError as exc:  # the scheduler went away (or the cluster was closed) mid-run
+            raise WorkerLost(f"the Dask scheduler dropped the run's work ({exc}): the run is incomplete; "
+                             "run it again") from exc
 
     def close(self) -> None:
         self._finalizer()
