@@ -117,6 +117,27 @@ def test_a_file_cut_at_a_line_still_parses_but_is_refused(mirror: Mirror) -> Non
     assert _versions() == [good.version]
 
 
+def test_a_refused_download_is_refused_again_while_the_source_serves_it(mirror: Mirror) -> None:
+    """Found from outside: the refused file's ETag and checksum were kept, so the next update was
+    answered 304 ("not modified") or "unchanged", the failure vanished from `/healthz` and the page,
+    and the old version looked freshly fetched. The refusal must stand until the source changes."""
+    with serve(mirror) as base:
+        good = update_list("csl", url=f"{base}/consolidated.csv")
+        path = mirror.root / "consolidated.csv"
+        whole = path.read_text(encoding="utf-8")
+        path.write_text("\n".join(whole.splitlines()[:4]) + "\n", encoding="utf-8")
+        for _ in range(2):  # the second time with the same ETag and the same bytes
+            with pytest.raises(UpdateError, match="looks truncated"):
+                update_list("csl", url=f"{base}/consolidated.csv")
+            status = list_status(max_age_days=7)[0]
+            assert status["version"] == good.version and "last refresh failed" in str(status["warning"])
+        path.write_text(whole, encoding="utf-8")  # the publisher fixes it: the same content as before
+        fixed = update_list("csl", url=f"{base}/consolidated.csv")
+    # the good version's own validators answer it: 304, the failure cleared
+    assert fixed.outcome == "not_modified" and fixed.version == good.version and _versions() == [good.version]
+    assert not list_status(max_age_days=7)[0]["warning"]
+
+
 @pytest.mark.skipif(not (SDN_2021 / "sdn.csv").is_file(), reason=f"OFAC SDN files not found under {SDN_2021}")
 def test_sdn_set_is_fetched_as_four_files_and_304_on_the_second_run(tmp_path: Path) -> None:
     root = tmp_path / "ofac"

@@ -272,8 +272,8 @@ def _fetch_and_import(
         same = current is not None and {f: s.sha256 for f, s in got.items()} == {
             f: s.sha256 for f, s in state.files.items()
         } and state.version == current.version
-        state.files = got
         if same:
+            state.files = got
             return base.model_copy(update={"outcome": "unchanged", "version": current.version})
         primary = folder / next(iter(urls)) if source == CSL_FORMAT else folder
         try:
@@ -288,6 +288,9 @@ def _fetch_and_import(
                 " looks truncated; refused (the current version stays)"
             )
         stored = catalog.save_imported(name, imported, primary)
+        # the validators and checksums of what was stored, never of a refused download: one refused
+        # must be downloaded and refused again, its failure showing, not answered "not modified"
+        state.files = got
         return base.model_copy(update={
             "outcome": "unchanged" if current is not None and stored.version == current.version else "new_version",
             "version": stored.version,
