@@ -233,6 +233,30 @@ def test_customers_added_with_a_screener_behind_the_catalog_are_screened_against
             monitor.close()
 
 
+def test_every_customer_is_screened_against_every_monitored_list_whichever_upload_named_it(
+    tmp_path: Path, home: Path
+) -> None:
+    """Found from outside: customers added against one list were never screened against a list the
+    base was already monitored against (nor the base against a list first named by a later upload)
+    until that list's next version, and then alerted as changes of it. A party listed on csl must
+    be found the moment its customer is added, whatever list the upload named."""
+    _first_version(tmp_path)
+    monitor, _, _ = _monitored(tmp_path)  # five customers against csl
+    try:
+        later = InputRow(name="Rosneft Trade Limited", country="CY", row=2, fields={"Customer ID": "C-6"})
+        screenings = monitor.add([later], Screener.default())  # this upload names the bundled list only
+        by_list = {s.list_key: s for s in screenings}
+        assert set(by_list) == {"default", "csl"}
+        assert by_list["default"].customers == 6  # monitored for the first time: the whole base
+        assert by_list["csl"].customers == 1 and by_list["csl"].from_version == by_list["csl"].to_version
+        assert [(a.customer_id, a.kind, a.list_key) for a in by_list["csl"].alerts] == [
+            ("C-6", "initial_match", "csl")]
+        assert {a.customer_id for a in by_list["default"].alerts} == {"C-2"}  # Hikvision, on the bundled list
+        assert monitor.add([later], Screener.default())[0].customers == 1  # now monitored: the upload only
+    finally:
+        monitor.close()
+
+
 def test_an_owner_that_a_new_version_lists_raises_an_alert_by_ownership(tmp_path: Path, home: Path) -> None:
     """A monitored customer with a clean name whose Parent column names Hikvision: when a list
     version adds Hikvision, the customer gets a new alert, by ownership, naming the owner and its

@@ -259,10 +259,27 @@ class Monitor:
             if current_version(key) not in (None, lst.content_hash):
                 use = current_screener(key, screener.threshold)
                 lst = use.lists[0][1]
-            if key in known and known[key][0] != lst.content_hash:
-                # the base is behind on this list: bring it up to this version first, then add
-                out.append(self._screen(key, use, "update", exclude=set(added)))
-            out.append(self._screen(key, use, "add", only=set(added)))
+            out.extend(self._cover(key, use, known, added))
+        # every customer of the base is screened against every monitored list: this upload also against
+        # the lists monitored before that it did not name (at their own thresholds), or its customers
+        # would stay unscreened against them until a new version came, and then alert as changes
+        named = {key for key, _ in screener.lists}
+        for key, (_, threshold) in known.items():
+            if added and key not in named and current_version(key) is not None:
+                out.extend(self._cover(key, current_screener(key, threshold), known, added))
+        return out
+
+    def _cover(
+        self, key: str, screener: Screener, known: dict[str, tuple[str, float]], added: list[int]
+    ) -> list[Screening]:
+        """Screen the customers just added against list `key`, the base first brought up to its
+        version if behind; a list monitored for the first time, the whole base."""
+        if key not in known:
+            return [self._screen(key, screener, "add")]
+        out = []
+        if known[key][0] != next(lst for k, lst in screener.lists if k == key).content_hash:
+            out.append(self._screen(key, screener, "update", exclude=set(added)))
+        out.append(self._screen(key, screener, "add", only=set(added)))
         return out
 
     def rescreen(self, screener: Screener) -> list[Screening]:
