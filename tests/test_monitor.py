@@ -50,7 +50,7 @@ def _monitored(tmp_path: Path) -> tuple[Monitor, list[InputRow], list[Screening]
     monitor = Monitor.open(f"sqlite:///{tmp_path / 'audit.db'}")
     with open_input(customers_csv(tmp_path / "c.csv")) as source:
         rows = list(source.rows())
-    return monitor, rows, monitor.add(rows, _current())
+    return monitor, rows, monitor.add(rows, _current()).screenings
 
 
 def test_update_rescreens_the_base_and_signed_alerts_reach_the_webhook(tmp_path: Path, home: Path) -> None:
@@ -204,6 +204,9 @@ def test_the_api_adds_customers_and_lists_their_alerts(tmp_path: Path, home: Pat
         assert [(a["customer_id"], a["kind"]) for a in screening["alerts"]] == [("C-1", "initial_match")]
         listed = client.get("/v1/monitor/alerts", headers={"X-API-Key": "k"}).json()
         assert [a["id"] for a in listed] == [a["id"] for a in screening["alerts"]]
+        assert added.json()["added"] == 2
+        repeated = client.post("/v1/monitor/customers", json=body, headers={"X-API-Key": "k"}).json()
+        assert (repeated["added"], repeated["already"]) == (0, 2) and not repeated["screenings"][0]["alerts"]
         refused = client.post("/v1/monitor/customers", json={"customers": []}, headers={"X-API-Key": "k"})
         assert refused.status_code == 422
 
@@ -225,7 +228,7 @@ def test_customers_added_with_a_screener_behind_the_catalog_are_screened_against
             v2 = find_version("csl").content_hash
             monitor.rescreen(_current())
             later = InputRow(name=HIKVISION, country="CN", row=2, fields={"Customer ID": "C-9"})
-            (screening,) = monitor.add([later], stale)
+            (screening,) = monitor.add([later], stale).screenings
             assert screening.from_version == screening.to_version == v2 and monitor.lists()["csl"][0] == v2
             assert [(a.customer_id, a.kind, a.party_name) for a in screening.alerts] == [
                 ("C-9", "initial_match", HIKVISION)]  # a party of the new version only
@@ -244,7 +247,7 @@ def test_every_customer_is_screened_against_every_monitored_list_whichever_uploa
     monitor, _, _ = _monitored(tmp_path)  # five customers against csl
     try:
         later = InputRow(name="Rosneft Trade Limited", country="CY", row=2, fields={"Customer ID": "C-6"})
-        screenings = monitor.add([later], Screener.default())  # this upload names the bundled list only
+        screenings = monitor.add([later], Screener.default()).screenings  # this upload names the bundled list only
         by_list = {s.list_key: s for s in screenings}
         assert set(by_list) == {"default", "csl"}
         assert by_list["default"].customers == 6  # monitored for the first time: the whole base
@@ -252,7 +255,32 @@ def test_every_customer_is_screened_against_every_monitored_list_whichever_uploa
         assert [(a.customer_id, a.kind, a.list_key) for a in by_list["csl"].alerts] == [
             ("C-6", "initial_match", "csl")]
         assert {a.customer_id for a in by_list["default"].alerts} == {"C-2"}  # Hikvision, on the bundled list
-        assert monitor.add([later], Screener.default())[0].customers == 1  # now monitored: the upload only
+        again = later.model_copy(update={"address": "Limassol"})  # its id known, its evidence changed
+        assert monitor.add([again], Screener.default()).screenings[0].customers == 1  # the upload only
+    finally:
+        monitor.close()
+
+
+def test_a_customer_master_uploaded_again_is_kept_once_and_alerts_once(tmp_path: Path, home: Path) -> None:
+    """Found from outside: the same file added twice doubled the base, so every later alert came
+    twice. A row with a kept customer's id refreshes that customer (screened again when its evidence
+    changed); a row without an id that repeats a kept one cell for cell is already monitored."""
+    _first_version(tmp_path)
+    monitor, rows, first = _monitored(tmp_path)
+    try:
+        assert monitor.customer_count() == 5 and len(first[0].alerts) == 3
+        again = monitor.add(rows, _current())
+        assert (again.added, again.updated, again.already) == (0, 0, 5)
+        assert [s.customers for s in again.screenings] == [0] and not again.screenings[0].alerts
+        assert again.text("c.csv") == "0 customers from c.csv added, 5 already monitored"
+        moved = rows[3].model_copy(update={"name": "Rosneft Trade Limited"})  # C-4's evidence changes
+        anonymous = InputRow(name="Atlas Sanatgaran", country="IR", row=9)  # no id: a customer of its own
+        changed = monitor.add([moved, anonymous, anonymous], _current())
+        assert (changed.added, changed.updated, changed.already) == (1, 1, 1)
+        assert monitor.customer_count() == 6
+        assert sorted((a.customer_id or "", a.kind) for a in changed.screenings[0].alerts) == [
+            ("", "initial_match"), ("C-4", "initial_match")]
+        assert monitor.add([anonymous], _current()).already == 1 and monitor.customer_count() == 6
     finally:
         monitor.close()
 
@@ -272,7 +300,7 @@ def test_an_owner_that_a_new_version_lists_raises_an_alert_by_ownership(tmp_path
         try:
             with open_input(path) as source:
                 rows = list(source.rows())
-            (added,) = monitor.add(rows, _current())
+            (added,) = monitor.add(rows, _current()).screenings
             assert monitor.alerts(screening=added.id) == []  # Hikvision is not in the 2025 file
             csl_v2(mirror.root / "consolidated.csv")
             assert update_list("csl", url=f"{base}/consolidated.csv").changed

@@ -75,11 +75,11 @@ def add(
         typer.echo(f"NOT MONITORED {file.name} {r.sheet} row {r.row}: {r.not_screened_reason or 'empty name'}", err=True)
     monitor = _open(db)
     try:
-        screenings = monitor.add(rows, screener, source_file=file.name, user=user)
-        for screening in screenings:
+        added = monitor.add(rows, screener, source_file=file.name, user=user)
+        for screening in added.screenings:
             monitor.notify(screening)
-        typer.echo(f"{len(rows) - len(skipped)} customers added; {monitor.customer_count()} monitored")
-        code = _report(screenings)
+        typer.echo(f"{added.text()}; {monitor.customer_count()} monitored")
+        code = _report(added.screenings)
     finally:
         monitor.close()
     raise typer.Exit(code)

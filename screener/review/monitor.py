@@ -191,6 +191,31 @@ class Screening(BaseModel):
     delivered: dict[str, bool] = {}
 
 
+class Added(BaseModel):
+    """What an upload did to the base (see `Monitor.add`), and the screenings it ran."""
+
+    added: int
+    updated: int = 0
+    already: int = 0  # repeats of customers the base kept already
+    screenings: list[Screening]
+
+    def text(self, file_name: str = "") -> str:
+        """"5 customers from c.csv added, 1 updated, 2 already monitored"."""
+        origin = f" from {file_name}" if file_name else ""
+        done = [f"{self.added} customer{'' if self.added == 1 else 's'}{origin} added"]
+        done += [f"{self.updated} updated"] if self.updated else []
+        done += [f"{self.already} already monitored"] if self.already else []
+        return ", ".join(done)
+
+
+_EVIDENCE = (customers.c.name, customers.c.country, customers.c.address, customers.c.fields)
+
+
+def _evidence(name: str | None, country: str | None, address: str | None, fields: Any) -> tuple[Any, ...]:
+    """What identifies a customer without an id, and what an id's new row must repeat to change nothing."""
+    return name, country, address, tuple(sorted((fields or {}).items()))
+
+
 class Monitor:
     """The base in one database (the audit store's by default: `Store.open(url)`)."""
 
@@ -231,25 +256,56 @@ class Monitor:
         *,
         source_file: str = "",
         user: str | None = None,
-    ) -> list[Screening]:
+    ) -> Added:
         """Keep these customers and screen them now against each of the screener's lists, at the
-        catalog's current version of each."""
+        catalog's current version of each, and against every list the base is monitored against.
+
+        A customer is kept once: a row with the id of one already kept refreshes that customer's
+        evidence (and is screened again when it changed); a row without an id that repeats a kept
+        one cell for cell is already monitored. A customer master uploaded again each month thus
+        neither doubles the base nor sends each alert once per upload."""
         with _exclusive():
             return self._add(rows, screener, source_file, user)
 
-    def _add(self, rows: Iterable[InputRow], screener: Screener, source_file: str, user: str | None) -> list[Screening]:
+    def _add(self, rows: Iterable[InputRow], screener: Screener, source_file: str, user: str | None) -> Added:
         stamp = now()
         added: list[int] = []
+        counts = {"added": 0, "updated": 0, "already": 0}
         with self.engine.begin() as conn:
+            by_id: dict[str, tuple[int, tuple[Any, ...]]] = {}
+            plain: set[tuple[Any, ...]] = set()
+            for r in conn.execute(sa.select(customers.c.id, customers.c.customer_id, *_EVIDENCE)):
+                evidence = _evidence(r.name, r.country, r.address, r.fields)
+                if r.customer_id is None:
+                    plain.add(evidence)
+                else:
+                    by_id[r.customer_id] = (r.id, evidence)
             for row in rows:
                 if row.not_screened_reason or not row.name:
                     continue  # nothing to monitor; the caller reports these rows
-                result = conn.execute(customers.insert().values(
-                    customer_id=customer_id_of(row.fields), name=row.name, country=row.country,
-                    address=row.address, fields=row.fields, source_file=source_file, sheet=row.sheet,
-                    row=row.row, added_at=stamp, added_by=user,
-                ))
-                added.append(int(result.inserted_primary_key[0]))
+                customer_id = customer_id_of(row.fields)
+                evidence = _evidence(row.name, row.country, row.address, row.fields)
+                values = {"name": row.name, "country": row.country, "address": row.address, "fields": row.fields,
+                          "source_file": source_file, "sheet": row.sheet, "row": row.row, "added_at": stamp,
+                          "added_by": user}
+                held = by_id.get(customer_id) if customer_id is not None else None
+                if (held is not None and held[1] == evidence) or (customer_id is None and evidence in plain):
+                    counts["already"] += 1
+                    continue
+                if held is not None:
+                    conn.execute(customers.update().where(customers.c.id == held[0]).values(**values))
+                    pk = held[0]
+                    counts["updated"] += 1
+                else:
+                    pk = int(conn.execute(customers.insert().values(customer_id=customer_id, **values))
+                             .inserted_primary_key[0])
+                    counts["added"] += 1
+                if customer_id is None:
+                    plain.add(evidence)
+                else:
+                    by_id[customer_id] = (pk, evidence)
+                if pk not in added:
+                    added.append(pk)
         out = []
         known = self.lists()
         for key, lst in screener.lists:
@@ -267,7 +323,7 @@ class Monitor:
         for key, (_, threshold) in known.items():
             if added and key not in named and current_version(key) is not None:
                 out.extend(self._cover(key, current_screener(key, threshold), known, added))
-        return out
+        return Added(**counts, screenings=out)
 
     def _cover(
         self, key: str, screener: Screener, known: dict[str, tuple[str, float]], added: list[int]

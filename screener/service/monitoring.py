@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from screener.models import InputRow
-from screener.review.monitor import Alert, Monitor, Screening
+from screener.review.monitor import Added, Alert, Monitor
 
 MAX_CUSTOMERS = 10_000
 
@@ -28,11 +28,6 @@ class AddCustomers(BaseModel):
     user: str | None = Field(default=None, max_length=200, description="who added them, for the audit trail")
 
 
-class Added(BaseModel):
-    added: int
-    screenings: list[Screening]
-
-
 def _add(state: Any, body: AddCustomers) -> Added:
     rows = [
         InputRow(name=c.name, country=c.country, address=c.address, row=i,
@@ -41,10 +36,10 @@ def _add(state: Any, body: AddCustomers) -> Added:
     ]
     monitor = Monitor.open(state.settings.db_url)
     try:
-        screenings = monitor.add(rows, state.screener, source_file="api", user=body.user)
-        for screening in screenings:
+        added = monitor.add(rows, state.screener, source_file="api", user=body.user)
+        for screening in added.screenings:
             monitor.notify(screening)
-        return Added(added=len(rows), screenings=screenings)
+        return added
     finally:
         monitor.close()
 

@@ -43,7 +43,7 @@ class MonitorAdded:
     """What one customer file added to the monitored base, for the page's answer."""
 
     file_name: str
-    customers: int
+    outcome: str  # "5 customers from c.csv added, 2 already monitored"
     skipped: list[str]  # each row not monitored, with its reason
     summaries: list[str]  # one line per screening
 
@@ -99,11 +99,11 @@ def _add_file(web: Web, path: Path, shown: str, user: str) -> MonitorAdded:
                          "or add the file with 'screener monitor add --name-column'.") from exc
     skipped = [f"{r.sheet} row {r.row}: {r.not_screened_reason or 'empty name'}".strip()
                for r in rows if r.not_screened_reason or not r.name]
-    screenings = web.monitor.add(rows, web.screener, source_file=shown, user=user)
-    for screening in screenings:
+    added = web.monitor.add(rows, web.screener, source_file=shown, user=user)
+    for screening in added.screenings:
         web.monitor.notify(screening)
-    return MonitorAdded(file_name=shown, customers=len(rows) - len(skipped), skipped=skipped,
-                        summaries=[screening_summary(s) for s in screenings])
+    return MonitorAdded(file_name=shown, outcome=added.text(shown), skipped=skipped,
+                        summaries=[screening_summary(s) for s in added.screenings])
 
 
 def _render(web: Web, request: Request, session: Session, status: int = 200, **context: Any) -> HTMLResponse:
