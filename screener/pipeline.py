@@ -171,7 +171,7 @@ def screen_files(
     inputs: Sequence[str | Path],
     output: str | Path,
     *,
-    sheet: str | None = None,
+    sheet: str | Sequence[str] | None = None,
     name_column: str | Sequence[str] | None = None,
     country_column: str | None = None,
     address_column: str | None = None,

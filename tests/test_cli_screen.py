@@ -126,6 +126,32 @@ def test_missing_name_column_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
+def test_every_sheet_named_with_sheet_is_screened_and_a_sheet_without_names_says_how(tmp_path):
+    """Found from outside: `--sheet Customers --sheet Vendors` screened Vendors alone (the last one
+    given won), so Megvii on Customers went unscreened without a word and the run looked complete."""
+    book = tmp_path / "book.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "Customers"
+    for row in (["Customer", "Country"], ["Megvii", "CN"], ["Nordic AB", "SE"]):
+        wb.active.append(row)
+    for title, rows in (("Prices", [["SKU", "Price"], ["A-1", 12.5]]),
+                        ("Vendors", [["Vendor name", "Land"], ["Zhejiang Dahua Technology Co., Ltd.", "CN"]])):
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    wb.save(book)
+    out = tmp_path / "r.csv"
+    refused = run("screen", str(book), "-o", str(out))
+    assert refused.returncode == 2 and not out.exists()
+    assert 'sheet "Prices"' in refused.stderr and "(--sheet, once per sheet)" in refused.stderr
+    proc = run("screen", str(book), "--sheet", "Vendors", "--sheet", "customers", "-o", str(out), "-q")
+    assert proc.returncode == 1, proc.stderr
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        got = [(r["sheet"], r["input_name"], r["status"]) for r in csv.DictReader(fh)]
+    assert got == [("Customers", "Megvii", "potential_match"), ("Customers", "Nordic AB", "clear"),
+                   ("Vendors", "Zhejiang Dahua Technology Co., Ltd.", "potential_match")]  # the workbook's order
+
+
 @pytest.mark.parametrize("args", [
     ["screen"],
     ["screen", "sample_orders/open_orders.csv", "-o", "r.pdf"],

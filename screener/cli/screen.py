@@ -36,7 +36,9 @@ def screen_command(
     output: Annotated[
         str, typer.Option("--output", "-o", help="Report: .xlsx, or .csv/.json/.jsonl; '-' for JSON lines on stdout.")
     ],
-    sheet: Annotated[Optional[str], typer.Option(help="Screen only this sheet of an .xlsx file.")] = None,
+    sheet: Annotated[
+        Optional[list[str]], typer.Option(help="Screen only this sheet of an .xlsx file (repeatable).")
+    ] = None,
     name_column: Annotated[
         Optional[list[str]],
         typer.Option(help="Header, letter or number of a party name column (repeatable); default: every "
@@ -92,7 +94,7 @@ def screen_command(
                 screener,
                 inputs,
                 output,
-                sheet=sheet,
+                sheet=sheet or None,
                 name_column=name_column,
                 country_column=country_column,
                 address_column=address_column,

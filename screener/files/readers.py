@@ -196,7 +196,7 @@ class InputSource:
 def open_input(
     path: str | Path,
     *,
-    sheet: str | None = None,
+    sheet: str | Sequence[str] | None = None,
     name_column: NameSpec = None,
     country_column: Spec | None = None,
     address_column: Spec | None = None,
@@ -333,7 +333,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _open_xlsx(source: InputSource, sheet: str | None, specs: Specs) -> None:
+def _open_xlsx(source: InputSource, sheet: str | Sequence[str] | None, specs: Specs) -> None:
     where = source._where()
     check_zip(source.path, where)
     book = Book.open(source.path, source.file_name)
@@ -344,13 +344,16 @@ def _open_xlsx(source: InputSource, sheet: str | None, specs: Specs) -> None:
         if not worksheets:
             raise InputError("the workbook has no worksheets", **where)
         if sheet is not None:
-            chosen = sheet if sheet in all_names else next(
-                (n for n in all_names if n.casefold() == sheet.strip().casefold()), None)
-            if chosen is None:
-                raise InputError(f'no sheet "{sheet}"; sheets: {quote_list(all_names)}', **where)
-            if chosen not in worksheets:
-                raise InputError(f'sheet "{chosen}" is a chart, not a table', **where)
-            names = [chosen]
+            chosen_names = set()
+            for asked in [sheet] if isinstance(sheet, str) else sheet:
+                chosen = asked if asked in all_names else next(
+                    (n for n in all_names if n.casefold() == asked.strip().casefold()), None)
+                if chosen is None:
+                    raise InputError(f'no sheet "{asked}"; sheets: {quote_list(all_names)}', **where)
+                if chosen not in worksheets:
+                    raise InputError(f'sheet "{chosen}" is a chart, not a table', **where)
+                chosen_names.add(chosen)
+            names = [n for n in all_names if n in chosen_names]  # in the workbook's order, each once
         else:
             names = [n for n in all_names if n in worksheets]
             charts = [n for n in all_names if n not in worksheets]
@@ -363,7 +366,12 @@ def _open_xlsx(source: InputSource, sheet: str | None, specs: Specs) -> None:
                 shown = "very hidden" if state == "veryHidden" else state
                 source.notes.append(f'sheet "{name}" is {shown} in Excel; it was read')
             with closing(book.records(name)) as records:
-                layout = _layout_of(records, specs, source._where(name))
+                try:
+                    layout = _layout_of(records, specs, source._where(name))
+                except ColumnNotFound as exc:
+                    if sheet is None and len(names) > 1:  # a sheet of prices or notes beside the customers
+                        exc.message += "; or choose the sheets to screen (--sheet, once per sheet)"
+                    raise
             source.sheets.append(name)
             if layout is None:
                 source.notes.append(f'sheet "{name}" is empty')
