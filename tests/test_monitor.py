@@ -273,14 +273,21 @@ def test_a_customer_master_uploaded_again_is_kept_once_and_alerts_once(tmp_path:
         assert (again.added, again.updated, again.already) == (0, 0, 5)
         assert [s.customers for s in again.screenings] == [0] and not again.screenings[0].alerts
         assert again.text("c.csv") == "0 customers from c.csv added, 5 already monitored"
-        moved = rows[3].model_copy(update={"name": "Rosneft Trade Limited"})  # C-4's evidence changes
+        moved = rows[2].model_copy(update={"address": "Limassol"})  # C-3, Rosneft Trade, has moved
+        renamed = rows[3].model_copy(update={"name": "Rosneft Trade Limited"})  # C-4 by another name
         anonymous = InputRow(name="Atlas Sanatgaran", country="IR", row=9)  # no id: a customer of its own
-        changed = monitor.add([moved, anonymous, anonymous], _current())
-        assert (changed.added, changed.updated, changed.already) == (1, 1, 1)
-        assert monitor.customer_count() == 6
+        changed = monitor.add([moved, renamed, anonymous, anonymous], _current())
+        assert (changed.added, changed.updated, changed.already) == (2, 1, 1)
+        assert monitor.customer_count() == 7  # C-4 kept under both names: a name is never dropped
+        # C-3's match is held already: refreshing its evidence raises no second alert
         assert sorted((a.customer_id or "", a.kind) for a in changed.screenings[0].alerts) == [
             ("", "initial_match"), ("C-4", "initial_match")]
-        assert monitor.add([anonymous], _current()).already == 1 and monitor.customer_count() == 6
+        assert monitor.add([anonymous], _current()).already == 1 and monitor.customer_count() == 7
+        # the party columns of one row share its id: each is a customer of its own
+        buyer = InputRow(name="Nordic Precision AB", country="SE", row=3, column="Buyer", fields={"Customer ID": "C-8"})
+        consignee = buyer.model_copy(update={"name": "Atlas Sanatgaran", "column": "Consignee"})
+        both = monitor.add([buyer, consignee], _current())
+        assert (both.added, both.updated) == (2, 0) and monitor.customer_count() == 9
     finally:
         monitor.close()
 
@@ -312,3 +319,16 @@ def test_an_owner_that_a_new_version_lists_raises_an_alert_by_ownership(tmp_path
             assert monitor.rescreen(_current()) == []  # the same version again: nothing new
         finally:
             monitor.close()
+
+
+def test_monitor_add_keeps_every_party_column_named(tmp_path: Path, home: Path) -> None:
+    """`--name-column` repeated kept the last column only (as `--sheet` did for screen): the buyers
+    of the file below were never monitored, without a word."""
+    source = tmp_path / "two.csv"
+    source.write_text("Buyer,Consignee,Country\nMegvii Technology,Nordic AB,CN\nAcme Ltd,Widgets GmbH,DE\n",
+                      encoding="utf-8")
+    env = {**os.environ, "SCREENER_HOME": str(home), "SCREENER_DB": f"sqlite:///{tmp_path / 'audit.db'}"}
+    added = subprocess.run([sys.executable, "-m", "screener", "monitor", "add", str(source), "--name-column",
+                            "Buyer", "--name-column", "Consignee"], env=env, capture_output=True, text=True, check=False)
+    assert added.returncode == 1, added.stderr  # Megvii, a buyer, matches
+    assert added.stdout.startswith("4 customers added; 4 monitored") and "NEW   Megvii Technology" in added.stdout

@@ -54,7 +54,11 @@ def add(
     file: Annotated[Path, typer.Argument(help="Customer spreadsheet: .xlsx, .csv or .tsv.")],
     lists: Annotated[list[str] | None, typer.Option("--list", "-l", help="List to monitor against (repeatable).")] = None,
     threshold: Annotated[float, typer.Option("--threshold", "-t", min=0, max=100)] = 75.0,
-    name_column: Annotated[str | None, typer.Option(help="Header, letter or number of the name column.")] = None,
+    name_column: Annotated[
+        list[str] | None,
+        typer.Option(help="Header, letter or number of a party name column (repeatable); default: every "
+                     "party column found by its header."),
+    ] = None,
     country_column: Annotated[str | None, typer.Option(help="Header, letter or number of the country column.")] = None,
     address_column: Annotated[str | None, typer.Option(help="Header, letter or number of the address column.")] = None,
     user: Annotated[str | None, typer.Option(help="Who added them, for the audit trail.")] = None,
@@ -65,7 +69,7 @@ def add(
 
     screener = load_screener(lists, threshold)
     try:
-        with open_input(file, name_column=name_column, country_column=country_column,
+        with open_input(file, name_column=name_column or None, country_column=country_column,
                         address_column=address_column) as source:
             rows = list(source.rows())
     except InputError as exc:

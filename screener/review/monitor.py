@@ -212,8 +212,14 @@ _EVIDENCE = (customers.c.name, customers.c.country, customers.c.address, custome
 
 
 def _evidence(name: str | None, country: str | None, address: str | None, fields: Any) -> tuple[Any, ...]:
-    """What identifies a customer without an id, and what an id's new row must repeat to change nothing."""
+    """What a row must repeat of a kept customer to change nothing."""
     return name, country, address, tuple(sorted((fields or {}).items()))
+
+
+def _identity(customer_id: str | None, evidence: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Who a row is: the customer's own id and name (the party columns of one row share its id, so
+    the id alone would make a consignee overwrite the buyer beside it), or without an id all of it."""
+    return ("id", customer_id, evidence[0]) if customer_id is not None else ("row", *evidence)
 
 
 class Monitor:
@@ -260,9 +266,9 @@ class Monitor:
         """Keep these customers and screen them now against each of the screener's lists, at the
         catalog's current version of each, and against every list the base is monitored against.
 
-        A customer is kept once: a row with the id of one already kept refreshes that customer's
-        evidence (and is screened again when it changed); a row without an id that repeats a kept
-        one cell for cell is already monitored. A customer master uploaded again each month thus
+        A customer is kept once: a row with the id and name of one already kept refreshes that
+        customer's evidence (and is screened again when it changed); a row without an id that
+        repeats a kept one cell for cell is already monitored. A customer master uploaded again each month thus
         neither doubles the base nor sends each alert once per upload."""
         with _exclusive():
             return self._add(rows, screener, source_file, user)
@@ -272,26 +278,23 @@ class Monitor:
         added: list[int] = []
         counts = {"added": 0, "updated": 0, "already": 0}
         with self.engine.begin() as conn:
-            by_id: dict[str, tuple[int, tuple[Any, ...]]] = {}
-            plain: set[tuple[Any, ...]] = set()
+            kept: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
             for r in conn.execute(sa.select(customers.c.id, customers.c.customer_id, *_EVIDENCE)):
                 evidence = _evidence(r.name, r.country, r.address, r.fields)
-                if r.customer_id is None:
-                    plain.add(evidence)
-                else:
-                    by_id[r.customer_id] = (r.id, evidence)
+                kept[_identity(r.customer_id, evidence)] = (r.id, evidence)
             for row in rows:
                 if row.not_screened_reason or not row.name:
                     continue  # nothing to monitor; the caller reports these rows
                 customer_id = customer_id_of(row.fields)
                 evidence = _evidence(row.name, row.country, row.address, row.fields)
+                identity = _identity(customer_id, evidence)
+                held = kept.get(identity)
+                if held is not None and held[1] == evidence:
+                    counts["already"] += 1
+                    continue
                 values = {"name": row.name, "country": row.country, "address": row.address, "fields": row.fields,
                           "source_file": source_file, "sheet": row.sheet, "row": row.row, "added_at": stamp,
                           "added_by": user}
-                held = by_id.get(customer_id) if customer_id is not None else None
-                if (held is not None and held[1] == evidence) or (customer_id is None and evidence in plain):
-                    counts["already"] += 1
-                    continue
                 if held is not None:
                     conn.execute(customers.update().where(customers.c.id == held[0]).values(**values))
                     pk = held[0]
@@ -300,10 +303,7 @@ class Monitor:
                     pk = int(conn.execute(customers.insert().values(customer_id=customer_id, **values))
                              .inserted_primary_key[0])
                     counts["added"] += 1
-                if customer_id is None:
-                    plain.add(evidence)
-                else:
-                    by_id[customer_id] = (pk, evidence)
+                kept[identity] = (pk, evidence)
                 if pk not in added:
                     added.append(pk)
         out = []
