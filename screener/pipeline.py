@@ -21,7 +21,7 @@ from typing import IO
 
 from screener import __version__
 from screener.files.outputs import open_writer
-from screener.files.readers import InputSource, open_input
+from screener.files.readers import InputError, InputSource, open_input
 from screener.files.writers import ResultWriter
 from screener.models import InputInfo, InputRow, RowResult, RunSummary, Status
 from screener.ownership.assess import OwnershipAssessment
@@ -197,8 +197,21 @@ def screen_files(
         )
         for p in inputs
     ]
+    _refuse_overwriting_an_input(sources, output)
     writer = open_writer(output, lambda: screener.lists, stream=stream)
     return screen_sources(
         screener, sources, writer, progress=Progress(not quiet), screen=screen, user=user, observe=observe,
         allow_unscreened=allow_unscreened, ownership=ownership,
     )
+
+
+def _refuse_overwriting_an_input(sources: Sequence[InputSource], output: str | Path) -> None:
+    """`-o` naming an input file (by another path or a link, too) would replace the customer's file
+    with the report when it is complete: refused before anything is written."""
+    target = Path(output)
+    if str(output) == "-" or not target.exists():
+        return
+    for source in sources:
+        if target.samefile(source.path):
+            raise InputError("the output would replace this input file; write the report elsewhere (-o)",
+                             file=source.file_name)

@@ -152,6 +152,21 @@ def test_every_sheet_named_with_sheet_is_screened_and_a_sheet_without_names_says
                    ("Vendors", "Zhejiang Dahua Technology Co., Ltd.", "potential_match")]  # the workbook's order
 
 
+def test_an_output_naming_an_input_is_refused_and_the_input_kept(tmp_path):
+    """Found from outside: `screen customers.csv -o customers.csv` replaced the customer's file with
+    the report. By its own path, another spelling of it or a link, the input must stay as it was."""
+    source = tmp_path / "customers.csv"
+    source.write_text("Customer,Country\nMegvii,CN\nNordic AB,SE\n", encoding="utf-8")
+    before = source.read_bytes()
+    (tmp_path / "link.csv").symlink_to(source)
+    for given, output in ((source, source), (source, tmp_path / "." / "customers.csv"), (tmp_path / "link.csv", source)):
+        proc = run("screen", str(given), "-o", str(output), "-q")
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert "the output would replace this input file" in proc.stderr
+        assert source.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.csv", "link.csv"]  # no temp file left
+
+
 @pytest.mark.parametrize("args", [
     ["screen"],
     ["screen", "sample_orders/open_orders.csv", "-o", "r.pdf"],
