@@ -159,7 +159,8 @@ def test_an_output_naming_an_input_is_refused_and_the_input_kept(tmp_path):
     source.write_text("Customer,Country\nMegvii,CN\nNordic AB,SE\n", encoding="utf-8")
     before = source.read_bytes()
     (tmp_path / "link.csv").symlink_to(source)
-    for given, output in ((source, source), (source, tmp_path / "." / "customers.csv"), (tmp_path / "link.csv", source)):
+    link, spelled = tmp_path / "link.csv", tmp_path / "." / "customers.csv"
+    for given, output in ((source, source), (source, spelled), (link, source)):
         proc = run("screen", str(given), "-o", str(output), "-q")
         assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
         assert "the output would replace this input file" in proc.stderr
