@@ -268,8 +268,8 @@ class Monitor:
 
         A customer is kept once: a row with the id and name of one already kept refreshes that
         customer's evidence (and is screened again when it changed); a row without an id that
-        repeats a kept one cell for cell is already monitored. A customer master uploaded again each month thus
-        neither doubles the base nor sends each alert once per upload."""
+        repeats a kept one cell for cell is already monitored. A customer master uploaded again
+        each month thus neither doubles the base nor sends each alert once per upload."""
         with _exclusive():
             return self._add(rows, screener, source_file, user)
 
