@@ -340,6 +340,29 @@ def test_file_upload_json_and_query_options(api, tmp_path):
     assert _leftovers() == []
 
 
+def test_file_upload_screens_every_sheet_asked_for(api):
+    """A repeated `sheet` (query or form) screened the last sheet only, as the CLI's --sheet did."""
+    wb = openpyxl.Workbook()
+    wb.active.title = "Customers"
+    for row in (["Customer", "Country"], ["Megvii", "CN"]):
+        wb.active.append(row)
+    for title, rows in (("Prices", [["SKU", "Price"], ["A-1", 12.5]]), ("Vendors", [["Vendor name"], [HIKVISION]])):
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    client = api.client(**BEARER)
+    for url, form in (("/v1/screen/file?format=json&sheet=Customers&sheet=Vendors", None),
+                      ("/v1/screen/file", {"format": "json", "sheet": ["Customers", "Vendors"]})):
+        r = client.post(url, data=form, files={"file": ("book.xlsx", buf.getvalue())})
+        assert r.status_code == 200, r.text
+        assert [(x["sheet"], x["status"]) for x in r.json()["results"]] == [
+            ("Customers", "potential_match"), ("Vendors", "potential_match")]
+    refused = client.post("/v1/screen/file?format=json", files={"file": ("book.xlsx", buf.getvalue())})
+    assert refused.status_code == 422 and 'sheet "Prices"' in refused.json()["error"]
+
+
 def test_file_upload_input_error_is_422_one_line(api):
     r = api.client(**BEARER).post("/v1/screen/file", files={"file": ("x.csv", b"Alpha,Beta\n1,2\n")})
     assert r.status_code == 422

@@ -287,7 +287,7 @@ async def screen_file(
     request: Request,
     file: UploadFile = File(..., description="customer spreadsheet: .xlsx, .xlsm, .csv, .tsv or .txt"),  # noqa: B008
     fmt: str | None = Form(None, alias="format", description="xlsx (default) or json"),
-    sheet: str | None = Form(None, description="screen only this sheet"),
+    sheet: list[str] | None = Form(None, description="screen only this sheet (repeatable)"),
     name_column: str | None = Form(None, description="header, letter or number of the name column"),
     country_column: str | None = Form(None),
     address_column: str | None = Form(None),
@@ -306,7 +306,8 @@ async def screen_file(
     if out_format not in ("xlsx", "json"):
         return JSONResponse(error_body([{"field": "format", "message": "must be xlsx or json"}]), status_code=422)
     options = {
-        "sheet": opt("sheet", sheet),
+        # every sheet asked for: a repeated field or parameter must not leave all but one unscreened
+        "sheet": [name.strip() for name in (sheet or query.getlist("sheet")) if name.strip()] or None,
         "name_column": opt("name_column", name_column),
         "country_column": opt("country_column", country_column),
         "address_column": opt("address_column", address_column),
