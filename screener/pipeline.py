@@ -90,11 +90,12 @@ def screen_sources(
     screen = screen or screener.screen_rows
     ownership = ownership or OwnershipAssessment(screener)
     counts: Counter[Status] = Counter()
-    reported: Counter[tuple[str, str]] = Counter()
-    rows_reported: Counter[tuple[str, str]] = Counter()
+    # by the source's place in the run, not its file name: two folders' customers.csv are two inputs
+    reported: Counter[tuple[int, str]] = Counter()
+    rows_reported: Counter[tuple[int, str]] = Counter()
     total = alerts = 0
     try:
-        for src in sources:
+        for place, src in enumerate(sources):
             last: tuple[str, int] | None = None
             records: Counter[str] = Counter()  # this file's, by sheet
             rows: Counter[str] = Counter()
@@ -105,29 +106,28 @@ def screen_sources(
                 counts[result.status] += 1
                 alerts += result.alert
                 records[result.sheet] += 1
-                if (place := (result.sheet, result.row)) != last:  # a row's records arrive together
+                if (at := (result.sheet, result.row)) != last:  # a row's records arrive together
                     rows[result.sheet] += 1
-                    last = place
+                    last = at
                 total += 1
                 if progress:
                     progress.update(total)
-            reported.update({(src.file_name, sheet): n for sheet, n in records.items()})
-            rows_reported.update({(src.file_name, sheet): n for sheet, n in rows.items()})
+            reported.update({(place, sheet): n for sheet, n in records.items()})
+            rows_reported.update({(place, sheet): n for sheet, n in rows.items()})
         inputs = [InputInfo(file_name=s.file_name, sha256=s.sha256, sheets=dict(s.rows_per_sheet),
                             data_rows=dict(s.data_rows)) for s in sources]
         rows_read = sum(sum(i.sheets.values()) for i in inputs)
-        for info in inputs:
+        for place, info in enumerate(inputs):
             for sheet, n in info.sheets.items():
-                if reported[(info.file_name, sheet)] != n:
+                if reported[(place, sheet)] != n:
                     raise AccountingError(
-                        f"{info.file_name}, sheet {sheet!r}: {n} rows read but "
-                        f"{reported[(info.file_name, sheet)]} reported"
+                        f"{info.file_name}, sheet {sheet!r}: {n} rows read but {reported[(place, sheet)]} reported"
                     )
             for sheet, n in info.data_rows.items():
-                if rows_reported[(info.file_name, sheet)] != n:
+                if rows_reported[(place, sheet)] != n:
                     raise AccountingError(
                         f"{info.file_name}, sheet {sheet!r}: {n} data rows read but "
-                        f"{rows_reported[(info.file_name, sheet)]} reported"
+                        f"{rows_reported[(place, sheet)]} reported"
                     )
         if rows_read != total:
             raise AccountingError(f"{rows_read} rows read but {total} reported")

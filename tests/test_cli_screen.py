@@ -168,6 +168,21 @@ def test_an_output_naming_an_input_is_refused_and_the_input_kept(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.csv", "link.csv"]  # no temp file left
 
 
+def test_two_inputs_of_one_file_name_are_both_screened(tmp_path):
+    """Found from outside: de/customers.csv and fr/customers.csv in one run failed "2 rows read but 3
+    reported": the accounting of rows went by file name, so the two files counted as one."""
+    for folder, names in (("de", ["Megvii", "Nordic AB"]), ("fr", ["Acme SA"])):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "customers.csv").write_text("Customer\n" + "\n".join(names) + "\n", encoding="utf-8")
+    out = tmp_path / "r.csv"
+    proc = run("screen", str(tmp_path / "de" / "customers.csv"), str(tmp_path / "fr" / "customers.csv"),
+               "-o", str(out), "-q")
+    assert proc.returncode == 1, proc.stderr
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        assert [(r["row"], r["input_name"]) for r in csv.DictReader(fh)] == [
+            ("2", "Megvii"), ("3", "Nordic AB"), ("2", "Acme SA")]
+
+
 @pytest.mark.parametrize("args", [
     ["screen"],
     ["screen", "sample_orders/open_orders.csv", "-o", "r.pdf"],
