@@ -361,6 +361,12 @@ def test_file_upload_screens_every_sheet_asked_for(api):
             ("Customers", "potential_match"), ("Vendors", "potential_match")]
     refused = client.post("/v1/screen/file?format=json", files={"file": ("book.xlsx", buf.getvalue())})
     assert refused.status_code == 422 and 'sheet "Prices"' in refused.json()["error"]
+    two = f'Buyer,Consignee\n"{HIKVISION}",Acme Widgets GmbH\nNordic AB,Megvii\n'.encode()
+    r = client.post("/v1/screen/file?format=json&name_column=Buyer&name_column=Consignee",
+                    files={"file": ("orders.csv", two)})
+    assert r.status_code == 200, r.text
+    assert [(x["column"], x["status"]) for x in r.json()["results"]] == [
+        ("Buyer", "potential_match"), ("Consignee", "clear"), ("Buyer", "clear"), ("Consignee", "potential_match")]
 
 
 def test_file_upload_input_error_is_422_one_line(api):

@@ -288,7 +288,8 @@ async def screen_file(
     file: UploadFile = File(..., description="customer spreadsheet: .xlsx, .xlsm, .csv, .tsv or .txt"),  # noqa: B008
     fmt: str | None = Form(None, alias="format", description="xlsx (default) or json"),
     sheet: list[str] | None = Form(None, description="screen only this sheet (repeatable)"),
-    name_column: str | None = Form(None, description="header, letter or number of the name column"),
+    name_column: list[str] | None = Form(
+        None, description="header, letter or number of a party name column (repeatable)"),
     country_column: str | None = Form(None),
     address_column: str | None = Form(None),
     record: str | None = Form(None, description="true: record the run in the audit store"),
@@ -302,13 +303,17 @@ async def screen_file(
         value = value if value not in (None, "") else query.get(name)
         return value.strip() or None if value is not None else None
 
+    def every(name: str, values: list[str] | None) -> list[str] | None:
+        return [v.strip() for v in (values or query.getlist(name)) if v.strip()] or None
+
     out_format = (opt("format", fmt) or "xlsx").lower()
     if out_format not in ("xlsx", "json"):
         return JSONResponse(error_body([{"field": "format", "message": "must be xlsx or json"}]), status_code=422)
     options = {
-        # every sheet asked for: a repeated field or parameter must not leave all but one unscreened
-        "sheet": [name.strip() for name in (sheet or query.getlist("sheet")) if name.strip()] or None,
-        "name_column": opt("name_column", name_column),
+        # every sheet and party column asked for: a repeated field or parameter must not leave all
+        # but one unscreened
+        "sheet": every("sheet", sheet),
+        "name_column": every("name_column", name_column),
         "country_column": opt("country_column", country_column),
         "address_column": opt("address_column", address_column),
     }
