@@ -150,6 +150,23 @@ def test_sdn_set_is_fetched_as_four_files_and_304_on_the_second_run(tmp_path: Pa
     assert second.outcome == "not_modified" and [v.version for v in catalog.versions("sdn")] == [first.version]
 
 
+@pytest.mark.skipif(not (SDN_2021 / "sdn.csv").is_file(), reason=f"OFAC SDN files not found under {SDN_2021}")
+def test_cli_update_takes_every_source_named(mirror: Mirror, home: Path) -> None:
+    """`--source csl --source ofac-sdn` updated the SDN alone (the last one given won) and said
+    nothing of the CSL; each source named must be updated."""
+    shutil.copytree(SDN_2021, mirror.root / "ofac")
+    with serve(mirror) as base:
+        env = {**os.environ, "SCREENER_HOME": str(home), "SCREENER_CSL_URL": f"{base}/consolidated.csv",
+               "SCREENER_SDN_URL": f"{base}/ofac/"}
+        both = subprocess.run([sys.executable, "-m", "screener", "lists", "update", "--source", "csl", "--source",
+                               "ofac-sdn"], env=env, capture_output=True, text=True, check=False)
+        unknown = subprocess.run([sys.executable, "-m", "screener", "lists", "update", "-s", "csl", "-s", "dpl"],
+                                 env=env, capture_output=True, text=True, check=False)
+    assert both.returncode == 0, both.stderr
+    assert [line.split(":")[0] for line in both.stdout.splitlines()] == ["csl", "sdn"]
+    assert unknown.returncode == 2 and "unknown source 'dpl'" in unknown.stderr and unknown.stdout == ""
+
+
 def test_cli_update_and_its_one_line_failure(mirror: Mirror, home: Path) -> None:
     env = {**os.environ, "SCREENER_HOME": str(home)}
     cmd = [sys.executable, "-m", "screener", "lists", "update", "--source", "csl"]

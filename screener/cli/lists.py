@@ -232,7 +232,9 @@ def validate(
 
 @app.command()
 def update(
-    source: Annotated[str, typer.Option("--source", "-s", help="csl, ofac-sdn or all.")] = "all",
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="csl, ofac-sdn or all (repeatable; default all).")
+    ] = None,
     url: Annotated[str | None, typer.Option("--url", help="Mirror address (one source): the CSL file, or "
                                                "the folder holding sdn.csv, alt.csv, add.csv.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Catalog name (one source); default csl / sdn.")] = None,
@@ -241,9 +243,10 @@ def update(
     """Download the official lists; a new version only when their content changed; re-screen the monitored base."""
     from screener.lists.update import SOURCES, UpdateError, update_list
 
-    sources = list(SOURCES) if source == "all" else [source]
-    if any(s not in SOURCES for s in sources):
-        fail(f"unknown source {source!r}: use {', '.join(SOURCES)} or all")
+    asked = source or ["all"]  # each source named, in the order given: a repeated --source must not drop one
+    if unknown := [s for s in asked if s != "all" and s not in SOURCES]:
+        fail(f"unknown source {unknown[0]!r}: use {', '.join(SOURCES)} or all")
+    sources = list(dict.fromkeys(s for a in asked for s in (SOURCES if a == "all" else [a])))
     if (url or name) and len(sources) > 1:
         fail("--url and --name need one --source")
     failed = []
