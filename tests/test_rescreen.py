@@ -243,3 +243,7 @@ def test_cli_rescreen_of_a_recorded_run(tmp_path: Path, monkeypatch: pytest.Monk
     assert data["changes"][0]["sheet"] == "customers" and {c["row"] for c in data["changes"]} == {3, 4}
     missing = runner.invoke(cli, ["rescreen", "--list", "nope", "-o", str(out), "--db", db])
     assert missing.exit_code == 2 and "unknown list 'nope'" in missing.output
+    # a second --list used to replace the first without a word: the first list's changes went unchecked
+    both = tmp_path / "two.json"
+    two = runner.invoke(cli, ["rescreen", "--list", "el", "--list", "sdn", "-o", str(both), "--db", db])
+    assert two.exit_code == 2 and "one list at a time" in two.output and not both.exists()

@@ -11,7 +11,7 @@ from screener.cli.common import EXIT_CLEAR, EXIT_MATCH, fail
 
 
 def rescreen_command(
-    list_name: Annotated[str, typer.Option("--list", "-l", help="The imported list's name.")],
+    list_names: Annotated[list[str], typer.Option("--list", "-l", help="The imported list's name (one).")],
     output: Annotated[str, typer.Option("--output", "-o", help="Report: .xlsx, .csv (changes) or .json.")],
     from_version: Annotated[
         Optional[str], typer.Option("--from", help="Version (hash prefix) to compare from; default: each run's own.")
@@ -33,6 +33,9 @@ def rescreen_command(
     from screener.review.rescreen import RescreenError, rescreen, write_report
     from screener.review.store import Store
 
+    if len(set(list_names)) > 1:  # refused: taking the last one given would leave the others unchecked
+        fail(f"rescreen compares one list at a time; run it once for each of {', '.join(dict.fromkeys(list_names))}")
+    list_name = list_names[0]
     if not output.lower().endswith((".xlsx", ".csv", ".json")):
         fail(f"{output}: output must be .xlsx, .csv or .json")
     try:
