@@ -275,7 +275,7 @@ class Monitor:
 
     def _add(self, rows: Iterable[InputRow], screener: Screener, source_file: str, user: str | None) -> Added:
         stamp = now()
-        added: list[int] = []
+        added: dict[int, None] = {}  # in upload order, each once (a customer updated twice in one file)
         counts = {"added": 0, "updated": 0, "already": 0}
         with self.engine.begin() as conn:
             kept: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
@@ -304,8 +304,7 @@ class Monitor:
                              .inserted_primary_key[0])
                     counts["added"] += 1
                 kept[identity] = (pk, evidence)
-                if pk not in added:
-                    added.append(pk)
+                added[pk] = None
         out = []
         known = self.lists()
         for key, lst in screener.lists:
@@ -315,27 +314,27 @@ class Monitor:
             if current_version(key) not in (None, lst.content_hash):
                 use = current_screener(key, screener.threshold)
                 lst = use.lists[0][1]
-            out.extend(self._cover(key, use, known, added))
+            out.extend(self._cover(key, use, lst.content_hash, known, set(added)))
         # every customer of the base is screened against every monitored list: this upload also against
         # the lists monitored before that it did not name (at their own thresholds), or its customers
         # would stay unscreened against them until a new version came, and then alert as changes
         named = {key for key, _ in screener.lists}
         for key, (_, threshold) in known.items():
-            if added and key not in named and current_version(key) is not None:
-                out.extend(self._cover(key, current_screener(key, threshold), known, added))
+            if added and key not in named and (version := current_version(key)) is not None:
+                out.extend(self._cover(key, current_screener(key, threshold), version, known, set(added)))
         return Added(**counts, screenings=out)
 
     def _cover(
-        self, key: str, screener: Screener, known: dict[str, tuple[str, float]], added: list[int]
+        self, key: str, screener: Screener, version: str, known: dict[str, tuple[str, float]], added: set[int]
     ) -> list[Screening]:
-        """Screen the customers just added against list `key`, the base first brought up to its
-        version if behind; a list monitored for the first time, the whole base."""
+        """Screen the customers just added against list `key` at `version` (its content hash), the base
+        first brought up to that version if behind; a list monitored for the first time, the whole base."""
         if key not in known:
             return [self._screen(key, screener, "add")]
         out = []
-        if known[key][0] != next(lst for k, lst in screener.lists if k == key).content_hash:
-            out.append(self._screen(key, screener, "update", exclude=set(added)))
-        out.append(self._screen(key, screener, "add", only=set(added)))
+        if known[key][0] != version:
+            out.append(self._screen(key, screener, "update", exclude=added))
+        out.append(self._screen(key, screener, "add", only=added))
         return out
 
     def rescreen(self, screener: Screener) -> list[Screening]:
