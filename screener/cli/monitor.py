@@ -69,7 +69,7 @@ def add(
 
     screener = load_screener(lists, threshold)
     try:
-        with open_input(file, name_column=name_column or None, country_column=country_column,
+        with open_input(file, name_column=name_column, country_column=country_column,
                         address_column=address_column) as source:
             rows = list(source.rows())
     except InputError as exc:

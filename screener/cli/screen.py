@@ -94,7 +94,7 @@ def screen_command(
                 screener,
                 inputs,
                 output,
-                sheet=sheet or None,
+                sheet=sheet,
                 name_column=name_column,
                 country_column=country_column,
                 address_column=address_column,
