@@ -21,7 +21,7 @@ from typing import IO
 
 from screener import __version__
 from screener.files.outputs import open_writer
-from screener.files.readers import InputError, InputSource, open_input
+from screener.files.readers import InputError, InputSource, label_sheets, open_input
 from screener.files.writers import ResultWriter
 from screener.models import InputInfo, InputRow, RowResult, RunSummary, Status
 from screener.ownership.assess import OwnershipAssessment
@@ -87,6 +87,7 @@ def screen_sources(
     """
     started_at = datetime.now(UTC)
     t0 = time.monotonic()
+    label_sheets(sources)
     screen = screen or screener.screen_rows
     ownership = ownership or OwnershipAssessment(screener)
     counts: Counter[Status] = Counter()

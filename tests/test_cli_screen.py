@@ -179,8 +179,41 @@ def test_two_inputs_of_one_file_name_are_both_screened(tmp_path):
                "-o", str(out), "-q")
     assert proc.returncode == 1, proc.stderr
     with out.open(encoding="utf-8-sig", newline="") as fh:
-        assert [(r["row"], r["input_name"]) for r in csv.DictReader(fh)] == [
-            ("2", "Megvii"), ("3", "Nordic AB"), ("2", "Acme SA")]
+        assert [(r["sheet"], r["row"], r["input_name"]) for r in csv.DictReader(fh)] == [
+            ("customers.csv (input 1)", "2", "Megvii"), ("customers.csv (input 1)", "3", "Nordic AB"),
+            ("customers.csv (input 2)", "2", "Acme SA")]
+
+
+def test_every_row_of_a_run_traces_to_one_input(tmp_path):
+    """Found from outside: two workbooks' "Sheet" (or two folders' customers.csv) in one run gave
+    rows named "Sheet" row 2 twice, so a hit could not be told to come from either file, and the
+    Summary counted both files' rows against each. A shared sheet name is named with its file."""
+    for name, party in (("east.xlsx", "Hikvision"), ("west.xlsx", "Nordic Precision AB")):
+        book = openpyxl.Workbook()
+        book.active.title = "Sheet1"
+        book.active.append(["Company name"])
+        book.active.append([party])
+        if name == "east.xlsx":
+            book.create_sheet("Suppliers").append(["Supplier"])  # its own name: left as it is
+        book.save(tmp_path / name)
+    (tmp_path / "Sheet1.csv").write_text("Customer\nDahua Technology\n", encoding="utf-8")
+    out = tmp_path / "r.xlsx"
+    proc = run("screen", *(str(tmp_path / n) for n in ("east.xlsx", "west.xlsx", "Sheet1.csv")), "-o", str(out), "-q")
+    assert proc.returncode == 1, proc.stderr
+    book = openpyxl.load_workbook(out, read_only=True)
+    hits = [(r[2], r[3], r[1]) for r in list(book["Potential matches"].iter_rows(values_only=True))[1:]]
+    assert hits == [("east.xlsx: Sheet1", 2, "Hikvision"), ("Sheet1.csv", 2, "Dahua Technology")]
+    rows = [(r[0], r[3]) for r in list(book["All rows"].iter_rows(values_only=True))[1:]]
+    assert rows == [("east.xlsx: Sheet1", "Hikvision"), ("west.xlsx: Sheet1", "Nordic Precision AB"),
+                    ("Sheet1.csv", "Dahua Technology")]
+    summary = [r for r in book["Summary"].iter_rows(values_only=True)]
+    start = [r[0] for r in summary].index("Inputs") + 2
+    assert [r[:5] for r in summary[start:start + 5]] == [
+        ("east.xlsx", summary[start][1], "east.xlsx: Sheet1", 1, 1),
+        ("east.xlsx", summary[start][1], "Suppliers", 0, 0),
+        ("west.xlsx", summary[start + 2][1], "west.xlsx: Sheet1", 1, 1),
+        ("Sheet1.csv", summary[start + 3][1], "Sheet1.csv", 1, 1),
+        ("Total", None, None, 3, 3)]
 
 
 @pytest.mark.parametrize("args", [

@@ -24,6 +24,7 @@ number counting blank lines, so that they match Excel's rows unless a quoted fie
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -92,6 +93,7 @@ class InputSource:
         self.sha256 = sha256
         self.kind: Kind = kind
         self.sheets: list[str] = []
+        self.labels: dict[str, str] = {}  # sheet -> the name its rows carry, where not its own (`label_sheets`)
         self.notes: list[str] = []
         self.columns: dict[str, dict[str, str | None]] = {}  # the primary party column per sheet
         self.header_rows: dict[str, int] = {}
@@ -150,18 +152,19 @@ class InputSource:
 
     def _emit(self, sheet: str, records: Iterable[tuple[int, Sequence[Any]]]) -> Iterator[InputRow]:
         layout = self._layout.get(sheet)
-        self.rows_per_sheet[sheet] = 0
-        self.data_rows[sheet] = 0
+        label = self.labels.get(sheet, sheet)  # what rows, their accounting and the report call the sheet
+        self.rows_per_sheet[label] = 0
+        self.data_rows[label] = 0
         if layout is None:
             return
         tally = RowTally(layout)
         strict = self.file_name if self.kind == "csv" else None
-        for item in make_rows(records, layout, sheet, tally, strict_width=strict):
-            self.rows_per_sheet[sheet] = tally.records
-            self.data_rows[sheet] = tally.data_rows
+        for item in make_rows(records, layout, label, tally, strict_width=strict):
+            self.rows_per_sheet[label] = tally.records
+            self.data_rows[label] = tally.data_rows
             yield item
-        self.rows_per_sheet[sheet] = tally.records
-        self.data_rows[sheet] = tally.data_rows
+        self.rows_per_sheet[label] = tally.records
+        self.data_rows[label] = tally.data_rows
         for note in sheet_notes(sheet, tally):
             if note not in self.notes:
                 self.notes.append(note)
@@ -191,6 +194,26 @@ class InputSource:
         self.columns[sheet] = layout.described()
         self.header_rows[sheet] = layout.header_row
         self.notes.extend(header_notes(sheet, layout))
+
+
+def label_sheets(sources: Sequence[InputSource]) -> None:
+    """Name each sheet so that every row of a run traces to one input. A row carries its sheet's
+    name, which two inputs may share (two workbooks' "Sheet1", two folders' customers.csv): such a
+    sheet is named with its file ("orders.xlsx: Sheet1"; a csv file by its name alone), and with the
+    input's place too where file names are shared as well ("customers.csv (input 2)")."""
+    def named(place: int, source: InputSource, sheet: str, numbered: bool) -> str:
+        shown = f"{source.file_name} (input {place + 1})" if numbered else source.file_name
+        return shown if source.kind == "csv" else f"{shown}: {sheet}"
+
+    owners = Counter(sheet for source in sources for sheet in source.sheets)
+    files = Counter(source.file_name for source in sources)
+    for place, source in enumerate(sources):
+        source.labels = {sheet: named(place, source, sheet, files[source.file_name] > 1)
+                         for sheet in source.sheets if owners[sheet] > 1}
+    taken = Counter(source.labels.get(sheet, sheet) for source in sources for sheet in source.sheets)
+    for place, source in enumerate(sources):  # a sheet named as another input's label is ("a.csv")
+        source.labels.update({sheet: named(place, source, sheet, True) for sheet in source.sheets
+                              if taken[source.labels.get(sheet, sheet)] > 1})
 
 
 def open_input(

@@ -110,16 +110,15 @@ def write_summary(
     _write_column_usage(summary, line, section, f)
 
     section("Inputs", "File", "SHA-256", "Sheet", "Rows read", "Rows reported", "Note")
-    owners = Counter(sheet for info in summary.inputs for sheet in info.sheets)
+    listed = {sheet for info in summary.inputs for sheet in info.sheets}  # distinct (`readers.label_sheets`)
     for info in summary.inputs:
         if not info.sheets:
             line(info.file_name, info.sha256)
         for sheet, read in info.sheets.items():
-            note = f"sheet name used by {owners[sheet]} inputs; rows reported counts them all" if owners[sheet] > 1 else ""
-            line(info.file_name, info.sha256, sheet, read, tally.by_sheet.get(sheet, 0), note)
+            line(info.file_name, info.sha256, sheet, read, tally.by_sheet.get(sheet, 0))
     for sheet, reported in tally.by_sheet.items():
-        if sheet not in owners:  # never hide rows the inputs do not account for
-            line("", "", sheet, None, reported, "sheet not listed in any input" if owners else "")
+        if sheet not in listed:  # never hide rows the inputs do not account for
+            line("", "", sheet, None, reported, "sheet not listed in any input" if listed else "")
     line("Total", "", "", summary.rows_read, tally.written, fmt=f.bold)
 
     section("Lists screened", "Key", "Content hash (SHA-256)", "Name", "Version", "Parties", "Aliases")
