@@ -131,6 +131,67 @@ def test_name_column_is_repeatable(tmp_path):
     assert [(r["column"], r["status"]) for r in records] == [("Ref A", "clear"), ("Ref B", "potential_match")]
 
 
+def test_a_name_continued_in_the_next_column_is_screened_whole(tmp_path):
+    """Found from outside: a SAP export's NAME1 and NAME2 hold one name cut at the field's length,
+    often mid-word; screened as two names, "Hangzhou Hik-" and "vision Digital Technology Co Ltd"
+    were both clear, and so was "Sense" / "Time Group". Each row is one record now, its name the
+    lines together (screened whole and line by line); NAME2 on its own line still finds a party."""
+    path = write_csv(tmp_path / "kna1.csv", [
+        ["KUNNR", "NAME1", "NAME2", "LAND1", "ORT01"],
+        ["0000100001", "Hangzhou Hik-", "vision Digital Technology Co Ltd", "CN", "Hangzhou"],
+        ["0000100002", "Sense", "Time Group Limited", "HK", "Hong Kong"],
+        ["0000100003", "Nordic Freight AB", "c/o Zhejiang Dahua Technology", "SE", "Malmo"],
+        ["0000100004", "Acme Widgets", "GmbH", "DE", "Berlin"],
+        ["0000100005", "", "Megvii Technology Limited", "CN", "Beijing"],
+        ["0000100006", "", "", "DE", "Berlin"],
+    ])
+    proc, records = screen_json(path)
+    assert proc.returncode == 1, proc.stderr
+    assert [(r["row"], r["column"], r["input_name"], r["status"], r["entity_id"]) for r in records] == [
+        (2, "NAME1 + NAME2", "Hangzhou Hik-\nvision Digital Technology Co Ltd", "potential_match", "hikvision"),
+        (3, "NAME1 + NAME2", "Sense\nTime Group Limited", "potential_match", "sensetime"),
+        (4, "NAME1 + NAME2", "Nordic Freight AB\nc/o Zhejiang Dahua Technology", "potential_match", "dahua"),
+        (5, "NAME1 + NAME2", "Acme Widgets\nGmbH", "clear", None),
+        (6, "NAME1 + NAME2", "Megvii Technology Limited", "potential_match", "megvii"),
+        (7, "NAME1 + NAME2", None, "not_screened", None)]
+    assert records[0]["input_country"] == "CN"
+    report = tmp_path / "kna1.xlsx"
+    assert run("screen", str(path), "-o", str(report)).returncode == 1
+    text = summary_text(report)
+    assert "NAME1 (B) | party | header | with the name's later line(s) NAME2: screened whole" in text
+    assert "NAME2 (C) | party | header | a later line of the name in NAME1: screened with it" in text
+
+
+def test_an_unreadable_line_of_a_name_leaves_it_unscreened(tmp_path):
+    path = tmp_path / "lines.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["Name 1", "Name 2", "Name 3", "Country"])
+    book.active.append(["Hangzhou Hik-", "vision Digital", "Technology Co., Ltd.", "CN"])
+    book.active.append(["Acme", "=NOW()", "GmbH", "DE"])  # a formula saved without its value
+    book.save(path)
+    proc, records = screen_json(path)
+    assert proc.returncode == 1
+    assert [(r["column"], r["status"], r["not_screened_reason"]) for r in records] == [
+        ("Name 1 + Name 2 + Name 3", "potential_match", None),
+        ("Name 1 + Name 2 + Name 3", "not_screened", "formula without a cached value")]
+
+
+@pytest.mark.parametrize("headers, label", [
+    (["Customer Name", "Customer Name 2"], "Customer Name + Customer Name 2"),
+    (["Name 2", "Name 1"], "Name 1 + Name 2"),  # in line order, whatever the column order
+    (["Party 1", "Party 2"], None),  # two parties, not two lines of a name
+    (["Name 1", "Name 3"], None),  # not one series
+    (["Ship To Name 1", "Sold To Name 2"], None),
+])
+def test_which_columns_are_lines_of_one_name(tmp_path, headers, label):
+    from screener.files.readers import open_input
+
+    path = write_csv(tmp_path / "h.csv", [headers, ["Hikvision", "Europe B.V."]])
+    with open_input(path) as source:
+        got = [r.column for r in source.rows()]
+    assert got == ([label] if label else headers)
+
+
 # --- 3. missing values --------------------------------------------------------------------------------
 
 

@@ -92,6 +92,7 @@ class PartyColumn:
     label: str  # as shown to the user
     country: int | None
     address: int | None
+    lines: tuple[int, ...] = ()  # the columns of the same name's later lines (`_name_lines`)
 
 
 @dataclass
@@ -337,18 +338,49 @@ def build_layout(header: _Header, sample: Sequence[Sequence[Any]], specs: Specs,
     for i, label in enumerate(labels):
         if i not in uses:
             use(i, "not used", None)
+    lines = _name_lines(labels, party)
+    later = {j: i for i, more in lines.items() for j in more}
     parties = []
     for i in party:
+        if i in later:
+            uses[i] = uses[i].model_copy(update={"note": f"a later line of the name in {keys[later[i]]}: "
+                                                 "screened with it"})
+            continue
         country = _pair(stems.get(i, ""), facts["country"])
         address = _pair(stems.get(i, ""), facts["address"])
-        parties.append(PartyColumn(i, keys[i], country, address))
+        more = lines.get(i, ())
+        parties.append(PartyColumn(i, " + ".join(keys[j] for j in (i, *more)), country, address, more))
         extras = [f"{k} {display_label(labels, j)}" for k, j in (("country", country), ("address", address))
                   if j is not None]
+        if more:
+            extras.insert(0, f"the name's later line(s) {', '.join(keys[j] for j in more)}: screened "
+                          "whole and line by line")
         if extras:
             uses[i] = uses[i].model_copy(update={"note": (uses[i].note + "; " if uses[i].note else "")
                                                  + "with " + ", ".join(extras)})
     return Layout(header.row, labels, header.width, sorted(parties, key=lambda p: p.index), header.titles,
-                  [uses[i] for i in sorted(uses)], warnings, party[0], doubtful)
+                  [uses[i] for i in sorted(uses)], warnings, later.get(party[0], party[0]), doubtful)
+
+
+_LINE = re.compile(r"(.*(?:name|名称|名字))(\d?)")  # a name column's label, numbered or not
+
+
+def _name_lines(labels: Sequence[str], party: Sequence[int]) -> dict[int, tuple[int, ...]]:
+    """Party columns that hold the lines of one name: SAP's NAME1 to NAME4, "Name 1" and "Name 2",
+    "Customer Name" and "Customer Name 2". A name longer than a field is continued in the next,
+    often mid-word ("Hangzhou Hik-" / "vision Digital Technology Co., Ltd."), so each line alone
+    may match nothing. By the first line's column, the columns of the later lines, in line order."""
+    series: dict[str, list[tuple[int, int]]] = {}
+    for i in party:
+        found = _LINE.fullmatch(normalise_label(labels[i]))
+        if found is not None:
+            series.setdefault(found.group(1), []).append((int(found.group(2) or 1), i))
+    out: dict[int, tuple[int, ...]] = {}
+    for members in series.values():
+        members.sort()
+        if len(members) > 1 and [n for n, _ in members] == list(range(1, len(members) + 1)):
+            out[members[0][1]] = tuple(i for _, i in members[1:])
+    return out
 
 
 def _facts(header: _Header, specs: Specs, where: dict[str, Any]) -> dict[str, dict[str, int]]:

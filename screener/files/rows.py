@@ -25,7 +25,7 @@ from screener.files.cells import (
     text,
 )
 from screener.files.errors import InputError
-from screener.files.layout import Layout
+from screener.files.layout import Layout, PartyColumn
 from screener.files.missing import missing_marker
 from screener.models import InputRow
 
@@ -66,6 +66,22 @@ def _name(raw: Any) -> tuple[str | None, str | None]:
     if not HAS_ALNUM(name):
         return name, "name has no letters or digits"
     return name, None
+
+
+def _lines(cells: Sequence[Any], party: PartyColumn, width: int, first: Any) -> Any:
+    """A name continued in later columns (`layout._name_lines`) as one cell of several lines, which
+    the matcher screens whole and line by line. A line that holds no name (blank, "n/a") is left
+    out; one that cannot be read (an Excel error, a formula without its value) makes the name
+    unreadable, as a part of it is unknown."""
+    lines = []
+    for i in (party.index, *party.lines):
+        raw = cells[i] if i < width else None
+        name, reason = _name(raw)
+        if reason is None:
+            lines.append(name)
+        elif raw is NO_CACHE or isinstance(raw, ExcelError):
+            return raw
+    return "\n".join(lines) if lines else first
 
 
 def _fact(cells: Sequence[Any], index: int | None, width: int) -> str | None:
@@ -118,6 +134,8 @@ def make_rows(records: Iterable[tuple[int, Sequence[Any]]], layout: Layout, shee
         emitted = False
         for party in parties:
             raw = cells[party.index] if party.index < width else None
+            if party.lines:
+                raw = _lines(cells, party, width, raw)
             if several and (raw is None or (raw.__class__ is str and (not raw or raw.isspace()))):
                 continue
             if raw.__class__ is str and len(name := raw.strip()) > _MARKER_CHARS and HAS_ALNUM(name):

@@ -42,7 +42,7 @@ from screener.names.scoring import (
     units_of,
 )
 from screener.names.similarity import token_similarity, typo_budget
-from screener.names.vessels import split_names
+from screener.names.vessels import name_lines, split_names
 
 LOOKUP_CACHE, LOOKUP_CACHE_CHARS = 65536, 48  # input units kept per index: short ones only (see `caches`)
 SCAN_ALL = 48  # a window of fewer keys is compared in full: the letter filter would cost more than it saves
@@ -429,9 +429,10 @@ class AliasIndex:
     def match_name(
         self, name: str, *, floor: float = REPORT_FLOOR, limit: int = 5
     ) -> list[tuple[int, IndexedAlias, Scored]] | None:
-        """`match` for a raw name, each of its names (see `vessels.split_names`) on its own, best per
-        party; None when no name in it has a token."""
-        norms = [n for n in (normalize(part) for part in split_names(name)) if n.tokens]
+        """`match` for a raw name, each of its names (see `vessels.split_names`, `vessels.name_lines`)
+        on its own, best per party; None when no name in it has a token."""
+        parts = dict.fromkeys(part for line in name_lines(name) for part in split_names(line))
+        norms = [n for n in (normalize(part) for part in parts) if n.tokens]
         if not norms:
             return None
         if len(norms) == 1:

@@ -4,7 +4,9 @@ Lists and shipping documents write a ship with its type prefix ("M/V", "MT", "SS
 table) and its earlier names in the same field ("(ex-…)", "f.k.a.", "formerly"). The prefix is removed
 (only where a name of two words or more is left, so "MT Trading" stays), and the field is split into
 its names, each screened on its own, so that a ship renamed to evade a listing is found by either name.
-Names joined by a slash ("Al-Qa'ida/Islamic Army") are split the same way.
+Names joined by a slash ("Al-Qa'ida/Islamic Army") are split the same way. An input name written on
+several lines (a cell with line breaks, SAP's NAME1 and NAME2 columns joined by the reader) is screened
+whole and line by line (`name_lines`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,16 @@ def split_names(raw: str) -> list[str]:
         inner = m.group(1) if m.group(1) is not None else m.group(2)
         rest = (inner or "") + rest[m.end() :] if m.group(1) is not None else inner or ""
     return [n.strip(" ,;") for n in names if n.strip(" ,;")] or [raw]
+
+
+def name_lines(raw: str) -> list[str]:
+    """An input name of several lines as the whole and each line: a name wrapped mid-word ("Hik-" /
+    "vision Digital Technology") is found whole, and a second line naming another party ("c/o ...")
+    on its own."""
+    if "\n" not in raw:
+        return [raw]
+    lines = [line.strip() for line in raw.splitlines() if line.strip()]
+    return [" ".join(lines), *lines] if len(lines) > 1 else lines or [raw]
 
 
 def strip_vessel_prefix(words: list[str], rules: list[str]) -> list[str]:
