@@ -86,13 +86,48 @@ def test_company_codes_beside_name(tmp_path):
 
 
 def test_column_chosen_by_content_is_a_warning_on_stderr_and_in_the_summary(tmp_path):
-    path = write_csv(tmp_path / "firma.csv", [["Firma", "Land"], [HIKVISION, "CN"], [CLEAN, "SE"]])
+    path = write_csv(tmp_path / "firma.csv", [["Bezeichnung", "Land"], [HIKVISION, "CN"], [CLEAN, "SE"]])
     report = tmp_path / "firma.xlsx"
     proc = run("screen", str(path), "-o", str(report), "-q")
     assert proc.returncode == 1
-    assert 'warning: firma.csv: no header names a party column; column "Firma" was screened' in proc.stderr
+    assert ('warning: firma.csv: no header names a party column; column(s) "Bezeichnung" were screened'
+            in proc.stderr)
     text = summary_text(report)
-    assert "Firma (A) | party | content" in text and "no header names a party column" in text
+    assert "Bezeichnung (A) | party | content" in text and "no header names a party column" in text
+
+
+def test_every_column_of_names_is_screened_when_no_header_names_a_party(tmp_path):
+    """Found from outside: with headers screener could not read, only the one column looking most
+    like names was screened; Hikvision as the second party ("Empfangsstelle") was never looked at
+    and the run exited 0."""
+    path = write_csv(tmp_path / "auftrag.csv", [["Auftragsnr", "Besteller Bez.", "Empfangsstelle", "Land"],
+                                                 ["4711", CLEAN, HIKVISION, "CN"], ["4712", "Acme Widgets", "Bob AG", "DE"]])
+    proc, records = screen_json(path)
+    assert proc.returncode == 1, proc.stderr
+    assert [(r["row"], r["column"], r["status"]) for r in records] == [
+        (2, "Besteller Bez.", "clear"), (2, "Empfangsstelle", "potential_match"),
+        (3, "Besteller Bez.", "clear"), (3, "Empfangsstelle", "clear")]
+    assert 'column(s) "Besteller Bez.", "Empfangsstelle" were screened' in proc.stderr
+
+
+@pytest.mark.parametrize("headers", [
+    ["Kundennummer", "Kundenname", "Warenempfänger", "Land"],
+    ["Kunden-Nr.", "Firma", "Endverwender", "Land"],
+    ["N° client", "Nom du client", "Destinataire final", "Pays"],
+    ["Código", "Razón social", "Usuario final", "País"],
+    ["Codice", "Ragione sociale", "Destinatario", "Paese"],
+    ["Código", "Nome do cliente", "Destinatário", "País"],
+    ["Klantnummer", "Klantnaam", "Eindgebruiker", "Land"],
+])
+def test_party_headers_in_the_languages_customers_write(tmp_path, headers):
+    """Found from outside: a German order file ("Kundenname", "Warenempfänger") had no header screener
+    knew, so one column was guessed and the ship-to party, Hikvision, was never screened (exit 0)."""
+    path = write_csv(tmp_path / "orders.csv", [headers, ["1001", CLEAN, HIKVISION, "CN"]])
+    proc, records = screen_json(path)
+    assert proc.returncode == 1, proc.stderr
+    assert "warning" not in proc.stderr, proc.stderr
+    assert [(r["column"], r["status"], r["input_country"]) for r in records] == [
+        (headers[1], "clear", "CN"), (headers[2], "potential_match", "CN")]
 
 
 # --- 2. every party column ----------------------------------------------------------------------------

@@ -270,12 +270,12 @@ def test_missing_explicit_column(tmp_path: Path, kwargs: dict, role: str) -> Non
 
 def test_unrecognised_header_lists_headers(tmp_path: Path) -> None:
     # No label is known, so the first row may be data: never guess (issue 12 chose "Land" as a country).
-    path = write_text(tmp_path / "odd.csv", "Firma,Notiz\nAcme,US\n")
+    path = write_text(tmp_path / "odd.csv", "Benennung,Notiz\nAcme,US\n")
     with pytest.raises(ColumnNotFound) as caught:
         open_input(path)
-    assert caught.value.headers == ["Firma", "Notiz"]
+    assert caught.value.headers == ["Benennung", "Notiz"]
     assert str(caught.value) == ('odd.csv: no name column recognised in the header (row 1); '
-                                 'choose one of: "Firma", "Notiz"')
+                                 'choose one of: "Benennung", "Notiz"')
     rows, _ = read(path, name_column=caught.value.headers[0])
     assert rows[0].name == "Acme"
 

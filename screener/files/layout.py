@@ -319,13 +319,14 @@ def build_layout(header: _Header, sample: Sequence[Sequence[Any]], specs: Specs,
             use(i, "party", "header")
         party = [i for _, i in sorted(ranked)]
         if not party and not any(u.use == "not used" for u in uses.values()):  # no party header at all
-            found = _by_content(header, profiles, uses)
-            if found is not None:
-                party = [found]
-                use(found, "party", "content")
-                warnings.append(f'no header names a party column; column "{display_label(labels, found)}" '
-                                "was screened because its content looks like names: check it is the "
-                                "right one, or name it with --name-column")
+            party = _by_content(header, profiles, uses)
+            for i in party:
+                use(i, "party", "content")
+            if party:
+                shown = ", ".join(f'"{display_label(labels, i)}"' for i in sorted(party))
+                warnings.append(f"no header names a party column; column(s) {shown} were screened because "
+                                "their content looks like names: check them, or name the party columns "
+                                "with --name-column")
         if not party:
             party = _numeric_parties(header, uses, where)
             for i in party:
@@ -423,20 +424,20 @@ def _pair(stem: str, found: dict[str, int]) -> int | None:
     return min(found.values()) if found else None
 
 
-def _by_content(header: _Header, profiles: list[_Profile], uses: dict[int, ColumnUse]) -> int | None:
-    """The column that looks most like names, when the row is clearly a header."""
+def _by_content(header: _Header, profiles: list[_Profile], uses: dict[int, ColumnUse]) -> list[int]:
+    """Every column whose content looks like names, when the row is clearly a header: the one that
+    looks most so first. All of them, since a header screener cannot read ("Warenempfänger" before
+    its word was known) may name a second party, and a party left out is the costliest miss."""
     if not header.known:
-        return None
-    best = None
+        return []
+    found = []
     for i, profile in enumerate(profiles[: len(header.labels)]):
         if i in uses or not profile.filled or profile.mostly_non_names:
             continue
         if is_field_label(normalise_label(header.labels[i])) or profile.namey * 2 < profile.filled:
             continue
-        key = (profile.namey / profile.filled, profile.namey)
-        if best is None or key > best[0]:
-            best = (key, i)
-    return None if best is None else best[1]
+        found.append(((profile.namey / profile.filled, profile.namey), i))
+    return [i for _, i in sorted(found, key=lambda f: (-f[0][0], -f[0][1], f[1]))]
 
 
 def _numeric_parties(header: _Header, uses: dict[int, ColumnUse], where: dict[str, Any]) -> list[int]:
