@@ -149,6 +149,45 @@ def test_encodings(tmp_path: Path, encoding: str, expected: str) -> None:
     assert [r.row for r in rows] == [2, 3, 4]
 
 
+# Customer names as the spreadsheet programs of each script save them, enough rows to tell
+NAMES_BY_SCRIPT = {
+    "cp1251": ["ООО Ромашка", "АО Концерн ВКО Алмаз-Антей", "Торговый дом Северный завод",
+               "Научно-производственное объединение Восток", "Уральский металлургический комбинат",
+               "Общество с ограниченной ответственностью Сибирская транспортная группа"],
+    "koi8-r": ["ООО Ромашка", "АО Концерн ВКО Алмаз-Антей", "Торговый дом Северный завод",
+               "Научно-производственное объединение Восток", "Московская строительная компания"],
+    "cp1253": ["Ελληνική Εταιρεία Ναυτιλίας", "Ανώνυμη Εμπορική Εταιρεία Αθηνών",
+               "Βιομηχανία Τεχνικών Κατασκευών Θεσσαλονίκης", "Ναυτιλιακή Εταιρεία Υπηρεσιών"],
+    "cp1256": ["شركة النور للتجارة", "بنك ملي ايران", "شركة الخليج للصناعات", "مؤسسة الشرق للنقل"],
+    "big5": ["杭州海康威視數字技術股份有限公司", "北京曠視科技有限公司", "台灣積體電路製造股份有限公司"],
+    "shift_jis": ["杭州海康威視", "ソニー株式会社", "トヨタ自動車株式会社", "株式会社日立製作所"],
+    "euc_kr": ["삼성전자 주식회사", "현대자동차 주식회사", "엘지전자 주식회사", "에스케이하이닉스"],
+}
+
+
+@pytest.mark.parametrize("encoding", list(NAMES_BY_SCRIPT))
+def test_names_in_other_scripts_are_read_in_their_own_encoding(tmp_path: Path, encoding: str) -> None:
+    """Found from outside: a Russian Windows-1251 csv (or KOI8-R, Greek, Arabic, Big5, Shift-JIS,
+    EUC-KR) was read as Windows-1252 or GB18030: every name came out as "ÎÎÎ Ðîìàøêà", which no
+    list entry matches, and the run was clear."""
+    names = NAMES_BY_SCRIPT[encoding]
+    text = "Customer Name,Country\n" + "".join(f"{n},XX\n" for n in names)
+    rows, source = read(write_text(tmp_path / "enc.csv", text, encoding))
+    assert [r.name for r in rows] == names
+    assert source.encoding == encoding
+
+
+def test_a_reading_of_another_script_as_likely_is_refused_not_guessed(tmp_path: Path) -> None:
+    """Two Cyrillic words read as Greek as well as they read as Cyrillic: refused, one line, rather
+    than names a list could never match."""
+    path = write_text(tmp_path / "short.csv", "Customer Name,Country\nООО Ромашка,RU\n", "cp1251")
+    with pytest.raises(InputError) as caught:
+        open_input(path)
+    message = str(caught.value)
+    assert message.startswith("short.csv: cannot tell the text encoding (it reads as Windows-1251 (Cyrillic) or as ")
+    assert message.endswith('save the file as UTF-8 (Excel: "CSV UTF-8")') and "\n" not in message
+
+
 def test_utf8_bom_does_not_leak_into_header(tmp_path: Path) -> None:
     rows, source = read(write_text(tmp_path / "bom.csv", "Name,Country\nAcme,US\n", "utf-8-sig"))
     assert source.columns["bom"]["name"] == "Name"

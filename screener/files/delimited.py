@@ -1,11 +1,14 @@
 """Delimited text (csv, tsv, txt): encoding and delimiter found from a sample, then streamed by line.
 
 Encodings. A UTF-8 or UTF-16 BOM decides. Otherwise the first ``SAMPLE_BYTES`` are checked:
-if some lines are not UTF-8, charset-normalizer picks GB18030 or cp1252 for them (a byte-pattern
-check settles it when the detector abstains) and a sample that is neither is refused. Each line is
-then decoded on its own, UTF-8 first (legacy text is almost never valid UTF-8), then the chosen
-legacy encoding, then the other one; GB18030, which accepts nearly any bytes, is only tried on a
-line whose high bytes come in pairs unless the sample chose it. Mixed files thus read correctly
+if some lines are not UTF-8, charset-normalizer picks among the encodings spreadsheet programs save
+csv in (`LEGACY_ENCODINGS`: Windows code pages, GB18030, Big5, Shift-JIS, EUC-KR, KOI8-R...). A
+name decoded in an encoding of another script is unreadable, never a match, so a doubtful choice
+is refused ("save the file as UTF-8") rather than guessed: a close second of another script, or
+a Latin reading whose letters are mostly accented (Cyrillic or Greek read as Windows-1252: "ÎÎÎ
+Ðîìàøêà"). Each line is then decoded on its own, UTF-8 first (legacy text is almost never valid
+UTF-8), then the chosen legacy encoding, then GB18030 or cp1252; GB18030, which accepts nearly
+any bytes, is only tried on a line whose high bytes come in pairs unless the sample chose it. Mixed files thus read correctly
 line by line, with a note of how many lines used which encoding; a line that fits nothing gets
 U+FFFD replacements and a note rather than an error.
 
@@ -51,7 +54,19 @@ class TextPlan:
         self.utf16 = utf16
 
 
-_LEGACY = ("gb18030", "cp1252")
+_LEGACY = ("gb18030", "cp1252")  # tried for a line the file's own encoding cannot decode
+# The encodings a spreadsheet program saves csv in where UTF-8 is not the default, with the script
+# each writes (two of one script but Latin still read each other's letters wrongly) and its name.
+LEGACY_ENCODINGS = {
+    "cp1252": ("Latin", "Windows-1252 (cp1252)"), "cp1250": ("Latin", "Windows-1250 (Central European)"),
+    "cp1254": ("Latin", "Windows-1254 (Turkish)"), "cp1257": ("Latin", "Windows-1257 (Baltic)"),
+    "cp1251": ("Cyrillic", "Windows-1251 (Cyrillic)"), "koi8-r": ("Cyrillic", "KOI8-R (Cyrillic)"),
+    "cp866": ("Cyrillic", "DOS-866 (Cyrillic)"), "cp1253": ("Greek", "Windows-1253 (Greek)"),
+    "cp1255": ("Hebrew", "Windows-1255 (Hebrew)"), "cp1256": ("Arabic", "Windows-1256 (Arabic)"),
+    "gb18030": ("Chinese", "GB18030"), "big5": ("Chinese", "Big5 (Traditional Chinese)"),
+    "shift_jis": ("Japanese", "Shift-JIS"), "euc_jp": ("Japanese", "EUC-JP"), "euc_kr": ("Korean", "EUC-KR"),
+}
+CLOSE_CHAOS = 0.03  # charset-normalizer "chaos" within which a second reading is as likely as the first
 
 
 def _gb_plausible(data: bytes) -> bool:
@@ -68,25 +83,50 @@ def _gb_plausible(data: bytes) -> bool:
     return True
 
 
-def _guess_legacy(data: bytes) -> str | None:
-    """GB18030 or cp1252 for bytes that are not UTF-8; None when neither fits."""
+def _latin_plausible(text: str) -> bool:
+    """Western names carry a few accented letters ("Müller", "Société"); another script decoded as a
+    Latin code page is nearly all of them ("ÎÎÎ Ðîìàøêà")."""
+    letters = [ch for ch in text if ch.isalpha()]
+    return sum(1 for ch in letters if not ch.isascii()) * 2 <= len(letters)
+
+
+def _reads_alike(data: bytes, one: str, other: str) -> bool:
+    """Whether two code pages decode `data` alike (the detector reports one of them only)."""
+    try:
+        return data.decode(one) == data.decode(other)
+    except UnicodeDecodeError:
+        return False
+
+
+def _guess_legacy(data: bytes) -> tuple[str | None, list[str]]:
+    """The legacy encoding of bytes that are not UTF-8, or None and the readings it could not tell
+    apart (none when nothing fits)."""
     from charset_normalizer import from_bytes
 
     try:
-        best = from_bytes(data, cp_isolation=list(_LEGACY)).best()
+        found = [(codecs.lookup(m.encoding).name, m.chaos, m.coherence)
+                 for m in from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS))]
     except Exception:  # noqa: BLE001 - a detector failure must not become a traceback; the byte check decides
-        best = None
-    if best is not None:
-        encoding = codecs.lookup(best.encoding).name
-        if encoding in _LEGACY:
-            return encoding
+        found = []
+    readings = [(e, chaos) for e, chaos, _ in found if e in LEGACY_ENCODINGS
+                and (LEGACY_ENCODINGS[e][0] != "Latin" or _latin_plausible(data.decode(e, errors="replace")))]
+    if readings:
+        close = [e for e, chaos in readings if chaos - readings[0][1] <= CLOSE_CHAOS]
+        scripts = {LEGACY_ENCODINGS[e][0] for e in close}
+        # a tie among Latin code pages changes a letter or two: Windows-1252, the commonest, is taken;
+        # a tie among East Asian readings of bytes that pair like Chinese goes to GB18030, as before
+        # other scripts were known; any other tie is refused
+        if scripts == {"Latin"}:
+            return ("cp1252" if "cp1252" in close or _reads_alike(data, close[0], "cp1252") else close[0]), []
+        if "gb18030" in close and scripts <= {"Chinese", "Japanese", "Korean"} and _gb_plausible(data):
+            return "gb18030", []
+        return (close[0], []) if len(close) == 1 else (None, close)
     if _gb_plausible(data):
-        return "gb18030"
+        return "gb18030", []
     try:
-        data.decode("cp1252")
-        return "cp1252"
+        return ("cp1252", []) if _latin_plausible(data.decode("cp1252")) else (None, [])
     except UnicodeDecodeError:
-        return None
+        return None, []
 
 
 def _sample_lines(sample: bytes, complete: bool) -> list[bytes]:
@@ -121,10 +161,12 @@ def plan_text(path: Path, suffix: str, where: dict[str, Any]) -> tuple[TextPlan,
         if not foreign:
             encoding, legacy = "utf-8", None
         else:
-            legacy = _guess_legacy(foreign)
+            legacy, doubt = _guess_legacy(foreign)
             if legacy is None:
-                raise InputError("cannot tell the text encoding: not UTF-8, GB18030 or "
-                                 "Windows-1252; save the file as UTF-8", **where)
+                could = (" (it reads as " + " or as ".join(LEGACY_ENCODINGS[e][1] for e in doubt) + ")"
+                         if doubt else "")
+                raise InputError(f"cannot tell the text encoding{could}: save the file as UTF-8 "
+                                 '(Excel: "CSV UTF-8")', **where)
             utf8_lines = sum(1 for line in lines if not line.isascii() and _is_utf8(line))
             encoding = "utf-8" if utf8_lines > foreign.count(b"\n") else legacy
     text = _decode_sample(sample, encoding, legacy, utf16, complete)
@@ -133,8 +175,7 @@ def plan_text(path: Path, suffix: str, where: dict[str, Any]) -> tuple[TextPlan,
     delimiter = _sniff_delimiter(text, suffix)
     notes = []
     if encoding not in ("utf-8", "utf-8-sig"):
-        label = {"cp1252": "Windows-1252 (cp1252)", "gb18030": "GB18030"}.get(encoding, encoding)
-        notes.append(f"decoded as {label}")
+        notes.append(f"decoded as {LEGACY_ENCODINGS[encoding][1] if encoding in LEGACY_ENCODINGS else encoding}")
     return TextPlan(encoding, legacy, bom, delimiter, utf16), notes
 
 
@@ -270,8 +311,8 @@ class LineDecoder:
 
     def notes(self) -> list[str]:
         notes = []
-        names = {"cp1252": "Windows-1252 (cp1252)", "gb18030": "GB18030"}
-        legacy = {e: n for e, n in self.used.items() if e in _LEGACY}
+        names = {e: label for e, (_, label) in LEGACY_ENCODINGS.items()}
+        legacy = {e: n for e, n in self.used.items() if e in names}
         if legacy and (self.used.get("utf-8") or len(legacy) > 1):
             parts = [f"{n:,} line(s) as {names[e]} (first at line {self.first[e]})"
                      for e, n in legacy.items()]
