@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from screener import __version__
+from screener.files.errors import one_line
 from screener.files.missing import NameText, OptionalFact
 from screener.models import InputRow, ListInfo, Ownership, RowResult, Source, Status
 from screener.review.clearance import verdict
@@ -186,7 +187,7 @@ def _alert_note(i: int, p: PartyDecision, threshold: float) -> str:
     found = [f"potential match {p.entity_name} ({p.list_name}, score {p.score:.1f})"] if by_name else []
     if p.ownership is not None and p.ownership.alert:
         found.append(p.ownership.text)
-    return f'parties[{i}] {p.role.value} "{p.name}": ' + "; ".join(found)
+    return f'parties[{i}] {p.role.value} "{one_line(p.name or "")}": ' + "; ".join(found)
 
 
 def decide(shipment: Shipment, results: list[RowResult], screener: Screener) -> ShipmentDecision:
@@ -199,7 +200,7 @@ def decide(shipment: Shipment, results: list[RowResult], screener: Screener) -> 
         decision: Literal["RELEASE", "HOLD"] = "HOLD"
         notes = [_alert_note(i, p, screener.threshold) for i, p in alerts]
         notes += [
-            f'parties[{i}] {p.role.value} "{p.name}": not screened ({p.not_screened_reason}); '
+            f'parties[{i}] {p.role.value} "{one_line(p.name or "")}": not screened ({p.not_screened_reason}); '
             "a party that cannot be screened holds the shipment"
             for i, p in unscreened
         ]

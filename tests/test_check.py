@@ -175,6 +175,19 @@ def test_cli_file_and_stdin(tmp_path):
     assert proc.returncode == 0 and proc.stdout.startswith("RELEASE shipment S-10")
 
 
+def test_cli_prints_each_party_on_one_line_without_control_characters(tmp_path):
+    """Found from outside: a party name with colour codes and a line break was clear (RELEASE), and
+    printed raw: the escape codes drove the terminal and the break made a line of its own."""
+    doc = {"id": "S-11", "parties": [{"name": "\x1b[31mHikvision\x1b[0m\nc/o Nordic AB"}, {"name": CLEAN[0]}]}
+    proc = run("check", "-", stdin=json.dumps(doc), home=tmp_path)
+    assert proc.returncode == 1, proc.stdout
+    first, *rest = proc.stdout.splitlines()
+    parties = [line for line in rest if not line.lstrip().startswith("coverage of")]
+    assert first.startswith("HOLD shipment S-11") and len(parties) == 2
+    assert "\\x1b[31mHikvision\\x1b[0m / c/o Nordic AB" in parties[0] and "hikvision" in parties[0]
+    assert "\x1b" not in proc.stdout
+
+
 def test_cli_unusable_name_holds(tmp_path):
     proc = run("check", "--party", CLEAN[0], "--party", "???", home=tmp_path)
     assert proc.returncode == 1 and "not screened" in proc.stdout

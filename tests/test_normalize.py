@@ -50,6 +50,15 @@ def test_invisible_and_control_characters_removed():
     assert "control characters removed" in n.rules
 
 
+def test_terminal_escape_sequences_removed_whole():
+    """Found from outside: a name with a terminal's colour codes ("\x1b[31mHikvision\x1b[0m", pasted
+    from a log) kept "[31m" glued to it once the ESC was dropped: "31mhikvision" matched nothing."""
+    for raw in ("\x1b[31mHikvision\x1b[0m", "\x1b[1;32mHikvision\x1b[m", "\x1b]0;title\x07Hikvision"):
+        n = normalize(raw)
+        assert n.tokens == ("hikvision",), raw
+        assert "control characters removed" in n.rules
+
+
 def test_full_width_folded():
     n = normalize("ＺＥＮＴＲＯ Ｃｏ")
     assert n.tokens == ("zentro",)

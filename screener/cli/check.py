@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from screener.cli.common import EXIT_CLEAR, EXIT_MATCH, fail, load_screener
+from screener.files.errors import one_line
 from screener.lists.coverage import coverage_lines
 from screener.models import RowResult
 from screener.screening import DEFAULT_THRESHOLD, Screener
@@ -106,9 +107,9 @@ def _decisions(db: str | None) -> ApplyDecisions:
 def _text(decision: ShipmentDecision) -> str:
     lines = [f"{decision.decision} shipment {decision.shipment_id}: {decision.reason}"]
     for p in decision.parties:
-        where = f" ({p.country})" if p.country else ""
+        where = f" ({one_line(p.country)})" if p.country else ""
         holds = p.alert or p.status.value == "not_screened"
-        head = f"  {'HOLD' if holds else 'ok':4}  {p.role.value:22} {p.name}{where}"
+        head = f"  {'HOLD' if holds else 'ok':4}  {p.role.value:22} {one_line(p.name or '')}{where}"
         if p.not_screened_reason:
             tail = f"not screened: {p.not_screened_reason}"
         elif p.ownership is not None and p.ownership.alert and p.entity_id is None:

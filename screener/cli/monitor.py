@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from screener.cli.common import EXIT_CLEAR, EXIT_MATCH, fail, load_screener
+from screener.files.errors import one_line
 
 if TYPE_CHECKING:
     from screener.review.monitor import Monitor, Screening
@@ -39,13 +40,14 @@ def _report(screenings: list[Screening]) -> int:
     for screening in screenings:
         typer.echo(summary(screening))
         for a in screening.alerts:
+            who = one_line(a.customer_name or "")
             if a.state == "open" and a.is_new:
                 new += 1
-                typer.echo(f"  NEW   {a.customer_name} ~ {a.party_name} [{a.entity_id}] {a.new_score:g} ({a.kind})")
+                typer.echo(f"  NEW   {who} ~ {a.party_name} [{a.entity_id}] {a.new_score:g} ({a.kind})")
             elif a.state == "cleared":
-                typer.echo(f"  ok    {a.customer_name} ~ {a.party_name} [{a.entity_id}]: {a.review}")
+                typer.echo(f"  ok    {who} ~ {a.party_name} [{a.entity_id}]: {a.review}")
             else:
-                typer.echo(f"  GONE  {a.customer_name} ~ {a.party_name or ''} [{a.entity_id}] ({a.kind})")
+                typer.echo(f"  GONE  {who} ~ {a.party_name or ''} [{a.entity_id}] ({a.kind})")
     return EXIT_MATCH if new else EXIT_CLEAR
 
 
@@ -121,8 +123,8 @@ def list_alerts(
         if as_json:
             typer.echo(json.dumps(a.model_dump(mode="json"), ensure_ascii=False))
         else:
-            score = a.new_score if a.is_new else a.old_score
-            typer.echo(f"{a.at[:19]}  #{a.id}  {a.state:8}  {a.kind:22}  {a.customer_name} ~ {a.party_name or ''}"
+            score, who = (a.new_score if a.is_new else a.old_score), one_line(a.customer_name or "")
+            typer.echo(f"{a.at[:19]}  #{a.id}  {a.state:8}  {a.kind:22}  {who} ~ {a.party_name or ''}"
                        f" [{a.list_key} {a.entity_id}] {'' if score is None else f'{score:g}'}")
     if not found and not as_json:
         typer.echo("no alerts")

@@ -16,6 +16,15 @@ def _escape_char(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def one_line(text: str) -> str:
+    """Text from a file (a name, a label) for a line of terminal output: its lines joined by " / " (a
+    name written on several lines), control characters and escape sequences shown escaped."""
+    return _UNPRINTABLE.sub(_escape_char, _LINE_BREAKS.sub(" / ", text.strip("\r\n")))
+
+
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+
+
 class InputError(Exception):
     """Bad input, explained in one line that names the file, sheet, row and column where known."""
 

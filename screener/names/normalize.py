@@ -243,11 +243,19 @@ def _unglue_legal_form(text: str, rules: list[str]) -> str:
     return unglued
 
 
+# a terminal's escape sequence (colour codes of a name pasted from a terminal or log: "\x1b[31mX\x1b[0m"):
+# its parameters would otherwise stay glued to the name ("31mhikvision") once the ESC is dropped
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
 def _strip_invisible(text: str, rules: list[str]) -> str:
     if text.isascii() and text.isprintable():
         return text
     out = []
     removed = control = False
+    if "\x1b" in text:
+        text, sequences = _ESCAPE_SEQUENCE.subn(" ", text)
+        control = sequences > 0
     for ch in text:
         cat = unicodedata.category(ch)
         if cat == "Cf":
