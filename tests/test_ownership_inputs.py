@@ -10,6 +10,7 @@ import pytest
 from test_ownership import HIKVISION, IN_FORCE, assess, ownership_file, run, write_csv
 
 from screener.ownership.assess import OwnershipAssessment
+from screener.ownership.graph import OwnershipError
 from screener.ownership.inputs import read_ownership
 from screener.screening import Screener
 
@@ -67,6 +68,18 @@ def test_csv_shares_as_text(tmp_path):
         60, 60, 60, 0.6, 49.5]
     lima = a.of("Lima Ltd")
     assert lima.alert and lima.outcome == "minority" and "a share of 0.6 is read as that many percent" in lima.text
+
+
+def test_an_ownership_line_split_by_an_unquoted_comma_is_refused(tmp_path):
+    """Found from outside: "Acme, Inc.,Hikvision,60" unquoted read " Inc." as the owner and 0 as no
+    share at all: Hikvision's holding was dropped without a word."""
+    path = tmp_path / "ownership.csv"
+    path.write_text("entity,owner,share_percent\nNordic Holding AB,Hikvision,60\nAcme, Inc.,Hikvision,60\n",
+                    encoding="utf-8")
+    with pytest.raises(OwnershipError) as caught:
+        read_ownership(path)
+    assert str(caught.value) == ("ownership.csv, row 3: 4 fields where the header (row 1) has 3: the delimiter "
+                                 "splits this line differently; quote names that contain it")
 
 
 ROW = 'customers.csv, row 2, columns "Parent" and "Parent Share %"'

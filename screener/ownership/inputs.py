@@ -92,14 +92,14 @@ def _read(path: Path, file_name: str, graph: OwnershipGraph) -> None:
         try:
             sheet = _ownership_sheet(book, file_name)
             with closing(book.records(sheet)) as records:
-                _add_records(graph, records, f'{file_name}, sheet "{sheet}"')
+                _add_records(graph, records, f'{file_name}, sheet "{sheet}"', strict_width=False)
         finally:
             book.close()
     elif suffix in (".csv", ".tsv", ".txt"):
         plan, _ = plan_text(path, suffix, {"file": file_name})
         records = CsvRecords(path, plan, LineDecoder(plan), file_name)
         with closing(iter(records)) as stream:
-            _add_records(graph, stream, file_name)
+            _add_records(graph, stream, file_name, strict_width=True)
     else:
         raise OwnershipError(f"{file_name}: an ownership file must be .xlsx, .csv or .tsv")
 
@@ -127,7 +127,10 @@ def _columns(header: Sequence[Any]) -> tuple[int, int, int | None] | None:
     return entity, owner, share
 
 
-def _add_records(graph: OwnershipGraph, records: Iterator[tuple[int, Sequence[Any]]], where: str) -> None:
+def _add_records(graph: OwnershipGraph, records: Iterator[tuple[int, Sequence[Any]]], where: str, *,
+                 strict_width: bool) -> None:
+    """`strict_width` (delimited text) refuses a line split into more fields than the header: an
+    unquoted "Acme, Inc." would otherwise make " Inc." the owner and drop the listed one unseen."""
     header = next(((i, cells) for i, cells in records if not is_blank(cells)), None)
     if header is None:
         raise OwnershipError(f"{where}: no data")
@@ -145,6 +148,10 @@ def _add_records(graph: OwnershipGraph, records: Iterator[tuple[int, Sequence[An
         if is_blank(cells):
             continue
         at = f"{where}, row {number}"
+        if strict_width and len(cells) > len(header[1]) and not is_blank(cells[len(header[1]):]):
+            raise OwnershipError(f"{at}: {len(cells)} fields where the header (row {header[0]}) has "
+                                 f"{len(header[1])}: the delimiter splits this line differently; quote names "
+                                 "that contain it")
         entity = optional_text(cell(cells, entity_col))
         owner = optional_text(cell(cells, owner_col))
         if entity is None:
