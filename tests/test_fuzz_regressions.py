@@ -127,7 +127,7 @@ def test_error_text_is_one_printable_line(tmp_path: Path, label: str) -> None:
 
 def test_control_characters_in_a_sheet_name_are_escaped(tmp_path: Path) -> None:
     workbook = WORKBOOK.replace('name="Sheet1"', 'name="Q3\u2028\x85Orders"')
-    sheet = sheet_with_rows(("1", "Firma"), ("2", "Acme Ltd"))
+    sheet = sheet_with_rows(("1", "Benennung"), ("2", "Acme Ltd"))
     path = raw_xlsx(tmp_path / "book.xlsx", sheet=sheet, workbook=workbook)
     with pytest.raises(InputError) as caught:
         open_input(path)

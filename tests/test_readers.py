@@ -338,6 +338,29 @@ def test_title_rows_above_header_and_merged_cells(tmp_path: Path) -> None:
     assert any("above the header" in note for note in source.notes)
 
 
+def test_a_report_title_block_of_several_cells_a_line_is_passed_over(tmp_path: Path) -> None:
+    """Found from outside: a report export's title lines ("Open orders" ... "Printed 2024-01-01")
+    were taken as the header, so the file was refused, and --name-column "Customer Name" could not
+    help: it looked for the column in row 1."""
+    path = write_xlsx(tmp_path / "report.xlsx", {"Orders": [
+        ["Open orders report", None, "Printed 2024-01-01"], ["Region: EMEA", None, "Page 1"], [],
+        ["Customer Name", "Country", "Order"], ["Hikvision", "CN", "SO-1"], ["Acme Ltd", "US", "SO-2"]]})
+    rows, source = read(path)
+    assert source.header_rows == {"Orders": 4}
+    assert [(r.name, r.country, r.row) for r in rows] == [("Hikvision", "CN", 5), ("Acme Ltd", "US", 6)]
+    assert any("row(s) 1, 2 above the header (row 4)" in note for note in source.notes)
+    rows, _ = read(path, name_column="Customer Name")
+    assert [r.name for r in rows] == ["Hikvision", "Acme Ltd"]
+
+
+def test_a_data_row_is_not_taken_for_a_header_below_data(tmp_path: Path) -> None:
+    """Without a header, rows are data: a later row holding a word like "Customer" is no header."""
+    path = write_text(tmp_path / "noheader.csv", "Acme Ltd,US,active\nNordic AB,SE,Customer\nBob AG,DE,x\n")
+    with pytest.raises(ColumnNotFound) as caught:
+        open_input(path)
+    assert "(row 1)" in str(caught.value)
+
+
 def test_leading_blank_rows_and_header_row_number(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "gap.xlsx", {"S": [[], [], ["Name"], ["Acme"]]})
     rows, source = read(path)

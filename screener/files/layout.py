@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -228,13 +229,16 @@ def _has_party(header: _Header, specs: Specs) -> bool:
     return any(k is not None and k.kind == "party" for k in header.kinds)
 
 
-def find_header(records: Records, specs: Specs) -> _Header | None:
-    """Locate the header row; None for a sheet with no data at all.
+def find_header(records: Records, specs: Specs) -> tuple[_Header | None, Records]:
+    """Locate the header row (None for a sheet with no data at all), and the records after it.
 
     Candidates are the first non-blank row and, while rows hold at most one filled cell (titles),
     the rows after it up to the first row with two or more filled cells. A candidate naming a
-    party column is the header; failing that the last candidate with two or more filled cells,
-    else the first.
+    party column is the header; failing that, a report's title block of several cells a line
+    ("Open orders", "Printed 2024-01-01") is passed over too: a later row among the first
+    HEADER_SCAN_ROWS that names the given name column, or a party and another known field
+    ("Customer Name", "Country"), which a data row hardly does. Failing both, the last candidate
+    with two or more filled cells, else the first.
     """
     candidates: list[_Header] = []
     filled = 0
@@ -245,12 +249,27 @@ def find_header(records: Records, specs: Specs) -> _Header | None:
         filled = sum(1 for label in header.labels if label)
         candidates.append(header)
         if (len(candidates) == 1 or filled >= 2) and _has_party(header, specs):
-            return header
+            return header, records
         if filled >= 2 or len(candidates) > HEADER_SCAN_ROWS:
             break
     if not candidates:
-        return None
-    return candidates[-1] if filled >= 2 else candidates[0]
+        return None, records
+    chosen = candidates[-1] if filled >= 2 else candidates[0]
+    if filled < 2:
+        return chosen, records
+    read: list[tuple[int, Sequence[Any]]] = []  # looked at past `chosen`: given back when no header is there
+    seen = [c.row for c in candidates]
+    for row, cells in records:
+        read.append((row, cells))
+        if is_blank(cells):
+            continue
+        later = _header(row, cells, list(seen))
+        if _has_party(later, specs) and (specs.names or sum(1 for k in later.kinds if k) >= 2):
+            return later, records
+        seen.append(row)
+        if len(seen) >= HEADER_SCAN_ROWS:
+            break
+    return chosen, chain(read, records)
 
 
 def sample_rows(records: Records, after: int) -> list[Sequence[Any]]:

@@ -283,7 +283,7 @@ def open_input(
 def _layout_of(records: Iterator[tuple[int, Sequence[Any]]], specs: Specs,
                where: dict[str, Any]) -> Layout | None:
     """The sheet's layout from its header and its first data rows; None for an empty sheet."""
-    header = find_header(records, specs)
+    header, records = find_header(records, specs)
     if header is None:
         return None
     return build_layout(header, sample_rows(records, header.row), specs, where)
@@ -307,7 +307,7 @@ def read_frame(
     where = {"sheet": sheet or None}
     columns = [[_frame_value(v) for v in df.iloc[:, i].tolist()] for i in range(len(labels))]
     records = [(position + 2, list(cells)) for position, cells in enumerate(zip(*columns))]
-    header = find_header(iter([(1, labels)]), specs)
+    header, _ = find_header(iter([(1, labels)]), specs)
     if header is None:
         choices = header_choices(labels)
         raise ColumnNotFound(f"no name column recognised; choose one of: {quote_list(choices)}",
