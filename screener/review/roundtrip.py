@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from screener.files.errors import InputError
+from screener.files.errors import InputError, one_line
 from screener.files.report import (
     MATCH_KEY_HEADERS,
     SHEET_DECISIONS,
@@ -46,7 +46,8 @@ class ImportLine(BaseModel):
     message: str
 
     def text(self) -> str:
-        return f"{MATCHES_SHEET} row {self.line}: {self.input_name} / {self.entity_id}: {self.outcome}: {self.message}"
+        return one_line(f"{MATCHES_SHEET} row {self.line}: {one_line(self.input_name)} / {self.entity_id}: "
+                        f"{self.outcome}: {self.message}")
 
 
 class ImportReport(BaseModel):
