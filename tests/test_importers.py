@@ -58,6 +58,30 @@ def _all_text(lst: RestrictedList) -> str:
     return json.dumps([p.model_dump(mode="json") for p in lst.parties], ensure_ascii=False)
 
 
+@pytest.mark.parametrize("name, listed, kind", [
+    ("S7 Airlines", "SIBERIAN AIRLINES D/B/A S7 AIRLINES", AliasKind.BRAND),
+    ("Siberian Airlines", "SIBERIAN AIRLINES D/B/A S7 AIRLINES", AliasKind.LISTED),
+    ("Frank Sun", "FUYI SUN A/K/A FRANK SUN", AliasKind.LISTED),
+    ("Fuyi Sun", "FUYI SUN A/K/A FRANK SUN", AliasKind.LISTED),
+    ("Behover Information Technologies", "Behover General Trading/Information Technologies", AliasKind.BRAND),
+])
+def test_a_listed_name_naming_another_is_two_aliases(csl_screener: Screener, name: str, listed: str,
+                                                      kind: AliasKind) -> None:
+    """Found from outside: the CSL lists "SIBERIAN AIRLINES D/B/A S7 AIRLINES" as one name (and the
+    brand "DBA Behover Information Technologies"); "S7 Airlines" and "Siberian Airlines" came back
+    clear and "Frank Sun" matched another party. Each name the field gives is an alias of its own."""
+    result = csl_screener.screen_name(name)
+    assert result.status.value == "potential_match" and result.best is not None, name
+    assert result.best.entity_name.casefold() == listed.casefold()
+    assert result.best.matched_alias.casefold() == name.casefold()
+    assert result.best.explanation.alias_kind is kind
+
+
+@pytest.fixture(scope="module")
+def csl_screener(csl2023: ImportResult) -> Screener:
+    return Screener([("csl", csl2023.list)])
+
+
 # --- CSL 2023-11: the dirty one --------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ import pytest
 import screener
 from screener.models import Status
 from screener.names.normalize import normalize
+from screener.names.vessels import named_parts
 from screener.screening import DEFAULT_THRESHOLD, Screener
 
 T = DEFAULT_THRESHOLD
@@ -286,6 +287,33 @@ def test_former_names_are_screened_too(s, name, party):
 def test_a_listed_former_name_matches_on_its_own(listed):
     assert min(both("Northern Gull", listed)) >= T
     assert min(both("MV Northern Star", listed)) >= T
+
+
+@pytest.mark.parametrize("field, parts", [
+    ("SIBERIAN AIRLINES D/B/A S7 AIRLINES", [("SIBERIAN AIRLINES", ""), ("S7 AIRLINES", "trade")]),
+    ("FUYI SUN A/K/A FRANK SUN", [("FUYI SUN", ""), ("FRANK SUN", "aka")]),
+    ("Nordic Freight AB t/a Dahua Technology", [("Nordic Freight AB", ""), ("Dahua Technology", "trade")]),
+    ("Nordic Freight AB, doing business as Yitu", [("Nordic Freight AB", ""), ("Yitu", "trade")]),
+    ("Nordic Freight AB dba Yitu", [("Nordic Freight AB", ""), ("Yitu", "trade")]),
+    ("DBA Behover Information Technologies", [("DBA Behover Information Technologies", ""),
+                                              ("Behover Information Technologies", "trade")]),
+    ("Institute X [aka Centre Y]", [("Institute X", ""), ("Centre Y", "aka")]),
+    ("Nordic Star ex-Megvii Technology", [("Nordic Star", ""), ("Megvii Technology", "former")]),
+    ("Nordic DBA Consulting", [("Nordic DBA Consulting", "")]),  # bare words need two before them
+    ("DBA Systems", [("DBA Systems", "")]),
+    ("Alex Ex Machina", [("Alex Ex Machina", "")]),  # "ex" after a name only as "ex-"
+    ("YK-AKA", [("YK-AKA", "")]),
+])
+def test_what_a_name_field_says_of_its_other_names(field, parts):
+    assert named_parts(field) == parts
+
+
+@pytest.mark.parametrize("name, party", [
+    ("Nordic Freight Holdings Ltd d/b/a Yitu", "yitu"), ("Nordic Freight AB t/a Hikvision", "hikvision"),
+    ("Nordic Freight AB trading as Megvii", "megvii"),
+])
+def test_a_name_traded_under_is_screened_on_its_own(s, name, party):
+    assert s.screen_name(name).best.entity_id == party
 
 
 def test_vessel_prefix_is_removed_but_not_from_short_names():

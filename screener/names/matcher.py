@@ -42,7 +42,7 @@ from screener.names.scoring import (
     units_of,
 )
 from screener.names.similarity import token_similarity, typo_budget
-from screener.names.vessels import name_lines, split_names
+from screener.names.vessels import name_lines, named_parts, split_names
 
 LOOKUP_CACHE, LOOKUP_CACHE_CHARS = 65536, 48  # input units kept per index: short ones only (see `caches`)
 SCAN_ALL = 48  # a window of fewer keys is compared in full: the letter filter would cost more than it saves
@@ -463,9 +463,15 @@ class AliasIndex:
         )
 
 
+_PART_KINDS = {"former": AliasKind.FORMER, "trade": AliasKind.BRAND}  # "aka" and a slash keep the field's
+
+
 def _split_alias(alias: Alias) -> list[Alias]:
-    """An alias field naming a vessel's former names too ("X (ex-Y)") as one alias per name."""
-    names = split_names(alias.name)
-    if len(names) == 1:
+    """An alias field naming other names too as one alias per name: a vessel's former names ("X
+    (ex-Y)"), the names a party is also known by or trades under ("SIBERIAN AIRLINES D/B/A S7
+    AIRLINES", "FUYI SUN A/K/A FRANK SUN")."""
+    parts = named_parts(alias.name)
+    if len(parts) == 1:
         return [alias]
-    return [alias.model_copy(update={"name": names[0]})] + [Alias(name=n, kind=AliasKind.FORMER) for n in names[1:]]
+    return [alias.model_copy(update={"name": parts[0][0]})] + [
+        Alias(name=name, kind=_PART_KINDS.get(kind, alias.kind)) for name, kind in parts[1:]]

@@ -4,7 +4,10 @@ Lists and shipping documents write a ship with its type prefix ("M/V", "MT", "SS
 table) and its earlier names in the same field ("(ex-…)", "f.k.a.", "formerly"). The prefix is removed
 (only where a name of two words or more is left, so "MT Trading" stays), and the field is split into
 its names, each screened on its own, so that a ship renamed to evade a listing is found by either name.
-Names joined by a slash ("Al-Qa'ida/Islamic Army") are split the same way. An input name written on
+Names joined by a slash ("Al-Qa'ida/Islamic Army") are split the same way, and so are the names a
+party is also known by or trades under ("SIBERIAN AIRLINES D/B/A S7 AIRLINES", "FUYI SUN A/K/A FRANK
+SUN" on the CSL; "t/a", "trading as", "doing business as"), on the list's side as on the customer's,
+each with what the field says of it (`named_parts`). An input name written on
 several lines (a cell with line breaks, SAP's NAME1 and NAME2 columns joined by the reader) is screened
 whole and line by line (`name_lines`).
 """
@@ -15,38 +18,75 @@ import re
 
 from rigour.names import remove_obj_prefixes
 
-_FORMER = re.compile(
-    r"\s*(?:\(\s*(?:ex|formerly|f\.?k\.?a\.?|a\.?k\.?a\.?)\b[\s.:-]*([^)]*)\)"
-    r"|[,;]?\s+(?:ex-|f\.?k\.?a\.?\s|formerly(?:\s+known\s+as)?\s|a\.?k\.?a\.?\s)\s*(.+))",
-    re.IGNORECASE,
-)
+# What introduces another name of the same party, by what it says of that name: an earlier one, one
+# it is also known by, or one it trades under ("SIBERIAN AIRLINES D/B/A S7 AIRLINES" on the CSL).
+_MARK = (r"(?P<former>{ex}|formerly(?:\s+known\s+as)?|f\.\s?k\.\s?a\b\.?|f/k/a)"
+         r"|(?P<aka>a\.\s?k\.\s?a\b\.?|a/k/a|also\s+known\s+as)"
+         r"|(?P<trade>d\.\s?b\.\s?a\b\.?|d/b/a|t/a|trading\s+as|doing\s+business\s+as)")
+_BARE = r"(?P<bare_former>fka)|(?P<bare_aka>aka)|(?P<bare_trade>dba)"
+# "(ex-Y)", "(ex Y)", "[aka Y]": the bracket holds the other name; "X, formerly Y", "X ex-Y", "X d/b/a Y":
+# the rest does ("Alex Ex Machina" is one name)
+_EX_IN_BRACKETS, _EX_AFTER = r"ex(?=[\s.:-])", "ex-"
+_BRACKET = re.compile(r"\s*[(\[]\s*(?:" + _MARK.format(ex=_EX_IN_BRACKETS) + "|" + _BARE
+                      + r")(?![\w/])[\s.:-]*([^)\]]*)[)\]]", re.IGNORECASE)
+_TRAILING = re.compile(r"[,;]?\s+(?:" + _MARK.format(ex=_EX_AFTER) + r")(?:(?<=-)|(?![\w/]))[\s.:-]*(?=\S)",
+                       re.IGNORECASE)
+# a bare word ("aka", "dba") separates names only after two words or more ("Nordic DBA Consulting" is one)
+_BARE_WORD = re.compile(rf"\s+(?:{_BARE})\s+", re.IGNORECASE)
+# a field that starts with the trade marker ("DBA Behover Information Technologies", a CSL brand)
+_LEADING = re.compile(r"(?:d\.\s?b\.\s?a\.?|d/b/a|dba|t/a|trading\s+as)\s+(?=\S+\s+\S)", re.IGNORECASE)
 
+Part = tuple[str, str]  # a name and how the field introduces it: "" (the first), former, aka or trade
 
-_HINTS = ("(", "/", "ex", "k.a", "ka ", "formerly")  # a name without any of these holds one name
+_HINTS = ("(", "[", "/", "ex", "k.a", "ka", "formerly", "known as", "b.a", "dba", "trading as",
+          "business as")  # a name without any of these holds one name
 # "Al-Qa'ida/Islamic Army": a slash between words (not in "M/V" or "A/S") separates two names
 _SLASH = re.compile(r"(?<=[^\W\d_]{2})\s*/\s*(?=[^\W\d_]{2})")
 
 
-def split_names(raw: str) -> list[str]:
-    """The names a field holds: the current one first, then each former or other name it gives."""
+def _kind(match: re.Match[str]) -> str:
+    return next(k for k, v in match.groupdict().items() if v is not None).removeprefix("bare_")
+
+
+def _bare(text: str) -> re.Match[str] | None:
+    for found in _BARE_WORD.finditer(text):
+        if len(text[: found.start()].split()) >= 2 and text[found.end():].strip():
+            return found
+    return None
+
+
+def named_parts(raw: str) -> list[Part]:
+    """The names a field holds, each with how the field introduces it: the current one first."""
     lower = raw.lower()
     if not any(hint in lower for hint in _HINTS):
-        return [raw]
-    names: list[str] = []
-    rest = raw
-    if "/" in raw:
-        parts = _SLASH.split(raw)
-        if len(parts) > 1:
-            return [n for part in parts for n in split_names(part)]
+        return [(raw, "")]
+    if "/" in raw and len(parts := _SLASH.split(raw)) > 1:
+        return [(name, kind if i or j else "") for i, part in enumerate(parts)
+                for j, (name, kind) in enumerate(named_parts(part))]
+    if (lead := _LEADING.match(raw)) is not None:  # the field itself, and the name it trades under
+        return [(raw, ""), *((name, kind or "trade") for name, kind in named_parts(raw[lead.end():]))]
+    out: list[Part] = []
+    rest, kind = raw, ""
     while True:
-        m = _FORMER.search(rest)
-        if not m or not rest[: m.start()].strip():
-            names.append(rest)
+        found = [m for m in (_BRACKET.search(rest), _TRAILING.search(rest), _bare(rest))
+                 if m is not None and rest[: m.start()].strip()]
+        if not found:
+            out.append((rest, kind))
             break
-        names.append(rest[: m.start()])
-        inner = m.group(1) if m.group(1) is not None else m.group(2)
-        rest = (inner or "") + rest[m.end() :] if m.group(1) is not None else inner or ""
-    return [n.strip(" ,;") for n in names if n.strip(" ,;")] or [raw]
+        first = min(found, key=lambda m: m.start())
+        out.append((rest[: first.start()], kind))
+        if first.re is _BRACKET:  # what follows the bracket goes with the name it holds
+            rest = (first.groups()[-1] or "") + rest[first.end():]
+        else:
+            rest = rest[first.end():]
+        kind = _kind(first)
+    parts = [(name.strip(" ,;"), kind) for name, kind in out if name.strip(" ,;")]
+    return parts or [(raw, "")]
+
+
+def split_names(raw: str) -> list[str]:
+    """The names a field holds: the current one first, then each former or other name it gives."""
+    return [name for name, _ in named_parts(raw)]
 
 
 def name_lines(raw: str) -> list[str]:
