@@ -77,6 +77,22 @@ def test_a_listed_name_naming_another_is_two_aliases(csl_screener: Screener, nam
     assert result.best.explanation.alias_kind is kind
 
 
+@pytest.mark.parametrize("cut, listed", [
+    ("Semiconductor Manufacturing Interna", "Semiconductor Manufacturing International Corporation"),
+    ("China Academy of Launch Vehicle Tec", "China Academy of Launch Vehicle Technology"),
+    ("INNER MONGOLIA FIRST MACHINERY GROU", "INNER MONGOLIA FIRST MACHINERY GROUP CO., LTD."),
+])
+def test_a_name_cut_at_an_erp_fields_length_is_found(csl_screener: Screener, cut: str, listed: str) -> None:
+    """Found from outside: SAP's NAME1 holds 35 characters, and half the CSL's organisation names
+    longer than that, cut there, were clear; SMIC's ended "Interna", a near miss of "International"
+    that capped the score at 70. The last word read as the start of the alias's next one pairs."""
+    assert len(cut) == 35
+    result = csl_screener.screen_name(cut)
+    assert result.status.value == "potential_match", (cut, result.score)
+    assert listed.casefold() in {m.matched_alias.casefold() for m in result.matches}
+    assert any(t.rule.startswith("cut short") for t in result.best.explanation.tokens)
+
+
 @pytest.fixture(scope="module")
 def csl_screener(csl2023: ImportResult) -> Screener:
     return Screener([("csl", csl2023.list)])

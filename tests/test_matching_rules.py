@@ -316,6 +316,19 @@ def test_a_name_traded_under_is_screened_on_its_own(s, name, party):
     assert s.screen_name(name).best.entity_id == party
 
 
+def test_only_the_last_word_reads_as_cut_short_and_only_where_the_alias_goes_on():
+    listed = "Zentrovia Manufacturing International Corporation"
+
+    def cut_pairs(name: str) -> list[tuple[str, str | None]]:
+        return [(t.alias_token, t.input_token) for t in screener.compare(name, listed).explanation.tokens
+                if t.rule.startswith("cut short")]
+
+    assert cut_pairs("Zentrovia Manufacturing Interna") == [("international", "interna")]  # a field's end
+    assert cut_pairs("Zentrovia Interna Manufacturing") == []  # a word inside the name is no cut
+    assert cut_pairs("Zentrovia Manufacturing In") == []  # two letters tell nothing
+    assert cut_pairs("Zentrovia Manufacturing Corpora") == []  # not where the alias goes on
+
+
 def test_vessel_prefix_is_removed_but_not_from_short_names():
     assert tokens("M/V Hellenic Dawn") == tokens("Hellenic Dawn")
     assert tokens("MT Trading") == ("mt", "trading")

@@ -32,6 +32,13 @@ def test_spacing_typos_and_abbreviations_are_said_in_words(screener: Screener) -
     assert "'PSB' read as 'public security bureau'" in explain(screener, "Xinjiang Uyghur Autonomous Region PSB")
 
 
+def test_a_word_cut_short_is_said_in_words(screener: Screener) -> None:
+    name = "Zentrovia Manufacturing Interna"
+    compared = screener.compare(name, "Zentrovia Manufacturing International Corporation")
+    text = plain_explanation(compared.explanation, name, compared.score)
+    assert "'Interna' read as 'International' (cut short, as at the end of a field)" in text
+
+
 def test_chinese_names_and_exact_matches(screener: Screener) -> None:
     text = explain(screener, "科大讯飞股份有限公司")
     assert text.startswith("Matched the name in Chinese script '科大讯飞' (the same name, spelling and legal form aside)")

@@ -128,7 +128,8 @@ def plain_explanation(expl: Explanation, input_name: str | None = None, score: f
         if not t.input_token or t.input_token == t.alias_token:
             continue
         typed, listed = _as_typed(t.input_token, input_name), _as_typed(t.alias_token, expl.alias)
-        why = " (a typo)" if t.rule.startswith("typo") else " (spacing)" if t.rule.startswith("spacing") else ""
+        why = (" (a typo)" if t.rule.startswith("typo") else " (spacing)" if t.rule.startswith("spacing")
+               else " (cut short, as at the end of a field)" if t.rule.startswith("cut short") else "")
         parts.append(f"'{typed}' read as '{listed}'{why}")
     missing = [_as_typed(t.alias_token, expl.alias) for t in expl.tokens if not t.input_token]
     if missing:

@@ -7,7 +7,8 @@ For one input name against one alias (both normalised, see `normalize`):
   numbers and minor parts of personal names (`persons`);
 * alias tokens are aligned with input tokens, each pair by a named rule of `similarity` (exact,
   romanisation variant, typo, across spacing: "Hik Vision" ~ "hikvision"); once half the alias is
-  found, left-over words pair loosely (an initial, a similar word);
+  found, left-over words pair loosely (an initial, a similar word, the input's last word as the start
+  of the alias's next one: a name cut at a field's length, "... Manufacturing Interna");
 * coverage = the weighted share of the alias found in the input (a person's missing middle names weigh
   half); words the input has beyond the alias lower the score a little (a subsidiary carrying the
   party's distinctive name stays a hit), or fully for weak aliases and where they replace a
@@ -357,7 +358,9 @@ def _finish(
     if acronyms:
         extras = [j for j in extras if j not in acronyms]
     last = len(q_tokens) - 1
-    extra_weight = sum(weight(q_tokens[j], j == last and j > 0) for j in extras)
+    fragment = _cut_short(alias.norm.tokens, a_used, q_tokens, extras)
+    extra_weight = sum(weight(q_tokens[j], j == last and j > 0) * (GENERIC_PRIOR if j == fragment else 1.0)
+                       for j in extras)
     ratio = extra_weight / (extra_weight + total) if total > 0 else 1.0
     if stops and 100.0 * coverage * (1.0 - EXTRA_PENALTY_CAP * ratio) < floor - 0.1:
         return None
@@ -373,6 +376,9 @@ def _finish(
     if stops and 100.0 * coverage * (1.0 - penalty) < floor - 0.1:
         return None
     conflicts = []
+    if fragment is not None:
+        conflicts.append(f"last word {q_tokens[fragment]!r} read as cut short (a field's length): "
+                         "weighed as a generic extra word")
     extra_tokens = [q_tokens[j] for j in extras]
     number_conflict, one_number = _numbers(q_tokens, alias.norm.tokens)
     for conflict, cost in (
@@ -412,6 +418,24 @@ def _finish(
             score = likeness
             conflicts.append(f"words unpaired: scored by whole-name likeness, at most {LIKENESS_CAP:g}")
     return Scored(score, query, alias, chosen, extras, sorted(acronyms), "; ".join(conflicts) or None)
+
+
+def _cut_short(a_tokens: Sequence[str], a_used: list[bool], q_tokens: Sequence[str],
+               extras: Sequence[int]) -> int | None:
+    """The input's last word, when it is left over and looks cut off at a field's length (SAP's
+    NAME1 holds 35 characters): a single letter, or the start of the alias word after the last one
+    found ("Semiconductor Manufacturing Interna"). It then weighs as a generic extra word, not a
+    word of another name. The alias words cut off still count as missing."""
+    last = len(q_tokens) - 1
+    if last < 1 or last not in extras or not any(a_used):
+        return None
+    word = q_tokens[last]
+    if len(word) == 1 and word.isalpha():
+        return last
+    after = max(i for i, used in enumerate(a_used) if used) + 1
+    if after < len(a_tokens) and len(word) < len(a_tokens[after]) and a_tokens[after].startswith(word):
+        return last
+    return None
 
 
 def plain(name: str) -> str:

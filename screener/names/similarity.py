@@ -44,6 +44,9 @@ SHORT_NAME_SIMILARITY = 0.8  # "Ben" for "Benjamin", "Alex" for "Alexander": a g
 NEAR_MISS_CUTOFF = 0.6  # how alike (Indel ratio) two left-over words that are not one word must be to rank
 NEAR_MISS_SHARE = 0.5  # ... and the share of that likeness they count for (the score is then capped)
 NEAR_MISS_RULE = "near miss"
+CUT_SHORT_RULE = "cut short"  # the input's last word, the start of the alias word where it ends (`residue_pairs`)
+CUT_SHORT_SIMILARITY = 0.9
+CUT_SHORT_MIN = 3  # letters a cut word keeps, at least, to be read as the start of one
 MAX_FUZZY_EDITS = 3
 PINYIN_LETTERS = 3  # letters a syllable needs on average for a word to be read as pinyin (see _other_pinyin)
 
@@ -222,11 +225,18 @@ def residue_pairs(
     the index but never finds one: the index's bound stays exact (see `AliasIndex.candidates`).
     """
     found = []
+    after = max((i for i, used in enumerate(a_used) if used), default=-2) + 1  # the alias word after the found
+    last = len(q_tokens) - 1
     for i, a in enumerate(a_tokens):
         if a_used[i] or a.isdigit():
             continue
         for j, q in enumerate(q_tokens):
             if q_used[j] or q.isdigit():
+                continue
+            if i == after and j == last > 0 and len(a) > len(q) >= CUT_SHORT_MIN and a.startswith(q):
+                # the input ends on the start of the alias's next word: cut at a field's length (SAP's
+                # NAME1 holds 35 characters), "Semiconductor Manufacturing Interna"
+                found.append((CUT_SHORT_SIMILARITY, i, j, f"{CUT_SHORT_RULE} (the start of the word)"))
                 continue
             if len(q) == 1 or len(a) == 1:
                 if a[0] == q[0] and len(a) != len(q):
