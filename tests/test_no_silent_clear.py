@@ -214,6 +214,7 @@ def test_an_unreadable_line_of_a_name_leaves_it_unscreened(tmp_path):
 @pytest.mark.parametrize("headers, label", [
     (["Customer Name", "Customer Name 2"], "Customer Name + Customer Name 2"),
     (["Name 2", "Name 1"], "Name 1 + Name 2"),  # in line order, whatever the column order
+    (["Nom 1", "Nom 2"], "Nom 1 + Nom 2"),
     (["Party 1", "Party 2"], None),  # two parties, not two lines of a name
     (["Name 1", "Name 3"], None),  # not one series
     (["Ship To Name 1", "Sold To Name 2"], None),

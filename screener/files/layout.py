@@ -382,7 +382,7 @@ def build_layout(header: _Header, sample: Sequence[Sequence[Any]], specs: Specs,
                   [uses[i] for i in sorted(uses)], warnings, later.get(party[0], party[0]), doubtful)
 
 
-_LINE = re.compile(r"(.*(?:name|名称|名字))(\d?)")  # a name column's label, numbered or not
+_LINE = re.compile(r"(.*(?:name|naam|nom|nombre|nome|名称|名字))(\d?)")  # a name column's label, numbered or not
 
 
 def _name_lines(labels: Sequence[str], party: Sequence[int]) -> dict[int, tuple[int, ...]]:
