@@ -197,6 +197,14 @@ def test_a_name_continued_in_the_next_column_is_screened_whole(tmp_path):
     assert "NAME2 (C) | party | header | a later line of the name in NAME1: screened with it" in text
 
 
+def test_naming_one_line_of_a_name_only_is_a_warning(tmp_path):
+    path = write_csv(tmp_path / "kna1.csv", [["KUNNR", "NAME1", "NAME2"], ["1", "Hangzhou Hik-", "vision Co Ltd"]])
+    proc, records = screen_json(path, "--name-column", "NAME1")
+    assert [r["column"] for r in records] == ["NAME1"]
+    assert ('warning: kna1.csv: "NAME2": the other line(s) of the name in "NAME1" were not given with '
+            "--name-column, so that name was screened in part") in proc.stderr
+
+
 def test_an_unreadable_line_of_a_name_leaves_it_unscreened(tmp_path):
     path = tmp_path / "lines.xlsx"
     book = openpyxl.Workbook()

@@ -325,6 +325,13 @@ def build_layout(header: _Header, sample: Sequence[Sequence[Any]], specs: Specs,
                 if profiles[i].mostly_non_names:
                     warnings.append(f'column "{display_label(labels, i)}" was given as a name column '
                                     f"but holds {profiles[i].why_not().split(':')[0]}")
+        named = [i for i, kind in enumerate(header.kinds) if kind is not None and kind.kind == "party"]
+        for first, more in _name_lines(labels, sorted(set(named) | set(party))).items():
+            left = [j for j in (first, *more) if j not in party]
+            if left and len(left) <= len(more):  # some lines given, others not
+                warnings.append(f"{quote_list([display_label(labels, j) for j in left])}: the other line(s) "
+                                f'of the name in "{display_label(labels, first if first in party else more[0])}"'
+                                " were not given with --name-column, so that name was screened in part")
     else:
         ranked = []
         for i, kind in enumerate(header.kinds):
