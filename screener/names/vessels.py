@@ -38,7 +38,7 @@ _LEADING = re.compile(r"(?:d\.\s?b\.\s?a\.?|d/b/a|dba|t/a|trading\s+as)\s+(?=\S+
 
 Part = tuple[str, str]  # a name and how the field introduces it: "" (the first), former, aka or trade
 
-_HINTS = ("(", "[", "/", "ex", "k.a", "ka", "formerly", "known as", "b.a", "dba", "trading as",
+_HINTS = ("(", "[", "/", "ex", "k.a", "ka ", "formerly", "known as", "b.a", "dba", "trading as",
           "business as")  # a name without any of these holds one name
 # "Al-Qa'ida/Islamic Army": a slash between words (not in "M/V" or "A/S") separates two names
 _SLASH = re.compile(r"(?<=[^\W\d_]{2})\s*/\s*(?=[^\W\d_]{2})")
