@@ -431,7 +431,8 @@ class AliasIndex:
     ) -> list[tuple[int, IndexedAlias, Scored]] | None:
         """`match` for a raw name, each of its names (see `vessels.split_names`, `vessels.name_lines`)
         on its own, best per party; None when no name in it has a token."""
-        parts = dict.fromkeys(part for line in name_lines(name) for part in split_names(line))
+        parts = split_names(name) if "\n" not in name else \
+            list(dict.fromkeys(part for line in name_lines(name) for part in split_names(line)))
         norms = [n for n in (normalize(part) for part in parts) if n.tokens]
         if not norms:
             return None

@@ -427,7 +427,7 @@ def _cut_short(a_tokens: Sequence[str], a_used: list[bool], q_tokens: Sequence[s
     found ("Semiconductor Manufacturing Interna"). It then weighs as a generic extra word, not a
     word of another name. The alias words cut off still count as missing."""
     last = len(q_tokens) - 1
-    if last < 1 or last not in extras or not any(a_used):
+    if last < 1 or not extras or extras[-1] != last or not any(a_used):  # extras ascend
         return None
     word = q_tokens[last]
     if len(word) == 1 and word.isalpha():

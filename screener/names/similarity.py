@@ -225,8 +225,9 @@ def residue_pairs(
     the index but never finds one: the index's bound stays exact (see `AliasIndex.candidates`).
     """
     found = []
-    after = max((i for i, used in enumerate(a_used) if used), default=-2) + 1  # the alias word after the found
     last = len(q_tokens) - 1
+    # the alias word after the last found, where an input ending on its start was cut short
+    after = max((i for i, used in enumerate(a_used) if used), default=-2) + 1 if last and not q_used[last] else -1
     for i, a in enumerate(a_tokens):
         if a_used[i] or a.isdigit():
             continue

@@ -38,8 +38,8 @@ _LEADING = re.compile(r"(?:d\.\s?b\.\s?a\.?|d/b/a|dba|t/a|trading\s+as)\s+(?=\S+
 
 Part = tuple[str, str]  # a name and how the field introduces it: "" (the first), former, aka or trade
 
-_HINTS = ("(", "[", "/", "ex", "k.a", "ka ", "formerly", "known as", "b.a", "dba", "trading as",
-          "business as")  # a name without any of these holds one name
+# a name without any of these holds one name: one scan of the name, as nearly every name has none
+_HINTS = re.compile(r"[(\[/]|ex|k\.a|ka |formerly|known as|b\.a|dba|trading as|business as")  # on lower case
 # "Al-Qa'ida/Islamic Army": a slash between words (not in "M/V" or "A/S") separates two names
 _SLASH = re.compile(r"(?<=[^\W\d_]{2})\s*/\s*(?=[^\W\d_]{2})")
 
@@ -57,8 +57,7 @@ def _bare(text: str) -> re.Match[str] | None:
 
 def named_parts(raw: str) -> list[Part]:
     """The names a field holds, each with how the field introduces it: the current one first."""
-    lower = raw.lower()
-    if not any(hint in lower for hint in _HINTS):
+    if _HINTS.search(raw.lower()) is None:
         return [(raw, "")]
     if "/" in raw and len(parts := _SLASH.split(raw)) > 1:
         return [(name, kind if i or j else "") for i, part in enumerate(parts)
