@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 from collections import Counter
 from datetime import date
@@ -19,6 +20,7 @@ from screener.lists.importers import (
     import_ofac_sdn,
 )
 from screener.models import AliasKind, EntityType, RestrictedList
+from screener.names.normalize import normalize
 from screener.screening import Screener
 
 SHARED = Path(os.environ.get("SCREENER_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
@@ -91,6 +93,37 @@ def test_a_name_cut_at_an_erp_fields_length_is_found(csl_screener: Screener, cut
     assert result.status.value == "potential_match", (cut, result.score)
     assert listed.casefold() in {m.matched_alias.casefold() for m in result.matches}
     assert any(t.rule.startswith("cut short") for t in result.best.explanation.tokens)
+
+
+@pytest.mark.parametrize("cut, listed", [
+    ("National Wealth Fund of the Russian", "National Wealth Fund of the Russian Federation"),
+    ("Academy of Aerospace Solid Propulsi", "Academy of Aerospace Solid Propulsion Technology (AASPT)"),
+])
+def test_the_words_a_field_cut_off_weigh_less(csl_screener: Screener, cut: str, listed: str) -> None:
+    """A name of a field's length (35 characters, SAP's NAME1) may be a longer name's start: the
+    listed name's words past its end were cut off, so they weigh a quarter, and the run says so."""
+    result = csl_screener.screen_name(cut)
+    assert result.status.value == "potential_match", (cut, result.score)
+    assert listed.casefold() in {m.matched_alias.casefold() for m in result.matches}
+    assert any("as a field cuts a name" in rule for rule in result.best.explanation.rules)
+    whole = csl_screener.screen_name(cut + " Ltd Zentrovia")  # longer than a field: no cut
+    assert not any("as a field cuts a name" in rule for m in whole.matches for rule in m.explanation.rules)
+
+
+def test_the_index_finds_what_exhaustive_comparison_finds_for_cut_names(csl_screener: Screener) -> None:
+    """A cut input's bound is looser (`cut_least`, its own prefix postings): the index must still
+    return exactly what comparing every alias returns, at the usual floors and below them."""
+    rng = random.Random(31)
+    longer = sorted({a.name for _, lst in csl_screener.lists for p in lst.parties for a in p.all_names()
+                     if len(a.name) > 45})
+    names = [name[:length].rstrip() for name in rng.sample(longer, 8) for length in (30, 35, 40)]
+    assert sum(len(n) in (29, 30, 34, 35, 39, 40) for n in names) >= 20  # each slow pass takes a second
+    for i, name in enumerate(names):
+        q = normalize(name)
+        for floor in (46.0, 75.0) if i % 3 == 0 else (75.0,):  # 46: postings read by share, not prefix keys
+            fast = [(a.party, sc.score) for _, a, sc in csl_screener.index.match(q, floor=floor)]
+            slow = [(a.party, sc.score) for _, a, sc in csl_screener.index.match(q, floor=floor, exhaustive=True)]
+            assert fast == slow, (name, floor)
 
 
 @pytest.fixture(scope="module")

@@ -124,7 +124,7 @@ def _sounds(token: str) -> set[str]:
 # its index keys, each with the tokens it covers (a bit mask) and their weight. Kept apart from the
 # alias, a kept index (`indexcache`) decodes an alias only when it is scored, not for every seed it
 # rejects; a plain tuple, as it decodes in a third of a named one's time.
-_Bound = tuple[float, float, tuple[float, ...], dict[str, tuple[int, float]]]
+_Bound = tuple[float, float, tuple[float, ...], dict[str, tuple[int, float]], float]
 
 
 def _bound(alias: IndexedAlias) -> _Bound:
@@ -132,20 +132,21 @@ def _bound(alias: IndexedAlias) -> _Bound:
     for unit in alias.units:
         masks[unit.text] |= ((1 << (unit.size + 1)) - 1) << unit.start
     keys = {text: (mask, sum(w for i, w in enumerate(alias.weights) if mask >> i & 1)) for text, mask in masks.items()}
-    return alias.short_least, alias.least_total, alias.weights, keys
+    return alias.short_least, alias.least_total, alias.weights, keys, min(alias.short_least, alias.cut_least)
 
 
-def _prefix_keys(bound: _Bound, wanted: float) -> list[str]:
+def _prefix_keys(bound: _Bound, wanted: float, cut: bool = False) -> list[str]:
     """The alias's keys that any input reaching `wanted` against it pairs with at least one of.
 
     A bound (`AliasIndex.candidates`) counts each token of the alias at most once, at its weight
-    times a similarity of at most 1, and must reach `wanted` % of short_least. So the tokens left
-    once the heaviest are taken away, weighing less than that together, cannot reach it alone: an
-    input that does pairs with a key covering one of the heaviest (the prefix filter of set
-    similarity joins). A generic word is rarely among an alias's heaviest, so it seeds few aliases.
+    times a similarity of at most 1, and must reach `wanted` % of short_least (of the cut least for
+    an input that may be cut, `Query.cut`). So the tokens left once the heaviest are taken away,
+    weighing less than that together, cannot reach it alone: an input that does pairs with a key
+    covering one of the heaviest (the prefix filter of set similarity joins). A generic word is
+    rarely among an alias's heaviest, so it seeds few aliases.
     """
-    short_least, _, weights, keys = bound
-    need = wanted * short_least / 100.0
+    short_least, _, weights, keys, cut_least = bound
+    need = wanted * (cut_least if cut else short_least) / 100.0
     rest, heaviest = sum(weights), 0
     for i in sorted(range(len(weights)), key=weights.__getitem__, reverse=True):
         if rest < need * (1 - 1e-9):  # short of the bound's own sums, whatever their rounding
@@ -245,17 +246,21 @@ class AliasIndex:
             self.aliases.append(indexed)
             bound = _bound(indexed)
             self._bounds.append(bound)
-            *_, keys = bound
+            keys = bound[3]
             for text, (_, key_weight) in keys.items():
                 share = 100.0 * key_weight / indexed.short_least if indexed.short_least else 0.0
                 postings[text].append((a_idx, share, share * len(indexed.weights)))
         self._postings = {key: sorted(p, key=lambda x: -x[2]) for key, p in postings.items()}
         # prefix postings: index key -> the aliases it can seed at PREFIX_FLOOR (`_prefix_keys`)
         prefix: dict[str, list[int]] = defaultdict(list)
+        prefix_cut: dict[str, list[int]] = defaultdict(list)  # the same for an input that may be cut
         for a_idx, bound in enumerate(self._bounds):
             for text in _prefix_keys(bound, PREFIX_FLOOR - 0.1):
                 prefix[text].append(a_idx)
+            for text in _prefix_keys(bound, PREFIX_FLOOR - 0.1, cut=True):
+                prefix_cut[text].append(a_idx)
         self._prefix = {key: tuple(holders) for key, holders in prefix.items()}
+        self._prefix_cut = {key: tuple(holders) for key, holders in prefix_cut.items()}
         singles = {t for a in self.aliases for t in a.norm.tokens}
         self._singles = frozenset(singles)
         # aliases by their initials ("kui" for "Khuddam ul Islam"): an input word that is an alias's
@@ -355,8 +360,9 @@ class AliasIndex:
             return list(whole)
         wanted = floor - 0.1  # scores are rounded to 0.1
         seeds: set[int] = set()
+        cut = query.cut  # a cut input's alias words past its end weigh less (scoring._finish)
         if floor >= PREFIX_FLOOR:  # any alias reaching it pairs with one of its prefix keys
-            prefix = self._prefix
+            prefix = self._prefix_cut if cut else self._prefix
             for key in best_sim:
                 if holders := prefix.get(key):
                     seeds.update(holders)
@@ -364,17 +370,21 @@ class AliasIndex:
             least = wanted / len(best_sim)
             for key, sim in best_sim.items():
                 # a key is worth its share times the best similarity it pairs with; postings are read
-                # down to the first whose share times its alias's tokens falls short, then filtered by share
-                reach, cut = wanted / sim, least / sim
+                # down to the first whose share times its alias's tokens falls short, then filtered by
+                # share (shares are of short_least: for a cut input, every posting is read)
+                reach, share_cut = wanted / sim, least / sim
                 for a_idx, share, spread in self._postings[key]:
+                    if cut:
+                        seeds.add(a_idx)
+                        continue
                     if spread < reach:
                         break
-                    if share >= cut:
+                    if share >= share_cut:
                         seeds.add(a_idx)
         out = []
         bounds, query_keys = self._bounds, best_sim.keys()
         for a_idx in seeds:
-            short_least, least_total, weights, keys = bounds[a_idx]
+            short_least, least_total, weights, keys, cut_least = bounds[a_idx]
             if not short_least:
                 continue
             got, covered, overlap = 0.0, 0, False
@@ -385,6 +395,8 @@ class AliasIndex:
                 got += best_sim[key] * key_weight
             # a short form of a person's name needs two of its tokens found (score_alias)
             need = wanted * (short_least if covered.bit_count() >= 2 else least_total) / 100.0
+            if cut:
+                need = min(need, wanted * cut_least / 100.0)
             if got < need:
                 continue  # the sum over keys is at least the bound, overlapping or not
             if overlap:  # keys sharing tokens: each token counts once, at its best similarity

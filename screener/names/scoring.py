@@ -10,7 +10,7 @@ For one input name against one alias (both normalised, see `normalize`):
   found, left-over words pair loosely (an initial, a similar word, the input's last word as the start
   of the alias's next one: a name cut at a field's length, "... Manufacturing Interna");
 * coverage = the weighted share of the alias found in the input (a person's missing middle names weigh
-  half); words the input has beyond the alias lower the score a little (a subsidiary carrying the
+  half, and the words past the end of an input cut at a field's length a quarter, `CUT_LENGTHS`); words the input has beyond the alias lower the score a little (a subsidiary carrying the
   party's distinctive name stays a hit), or fully for weak aliases and where they replace a
   distinctive word of the alias; numbers and patronymics must agree, and another kind of organisation
   costs 15%; names swapped about "bin" ("Salman bin Hamad" / "Hamad bin Salman") are two people;
@@ -66,6 +66,10 @@ MIDDLE_DISCOUNT = 0.5  # a missing middle name of a person weighs half: "Sirajud
 SHORT_FORM_SHARE = 0.25  # a person's names missing from a short form weigh this share (see score_alias)
 SHORT_FORM_FOUND = 0.4  # ... which must carry this share of the listed name's weight: two common names of
 # a long one ("Ali Hassan") are no short form of it
+# lengths at which an ERP system cuts a name (SAP's NAME1 holds 35 characters), or one less where the
+# cut fell after a space that was then trimmed: an input of such a length may be a longer name's start
+CUT_LENGTHS = frozenset({29, 30, 34, 35, 39, 40})
+CUT_DISCOUNT = 0.75  # the alias words after where a cut input ends weigh a quarter (see `_finish`)
 REPORT_FLOOR = 50.0  # candidates below this are not reported at all
 SCRIPT_CACHE_CHARS = 48  # names whose script is kept (see `caches`): short ones only
 NEAR_MISS_CAP = 70.0  # most a name scores when a word of it pairs only as a near miss, or its numbers differ:
@@ -119,6 +123,7 @@ class IndexedAlias:
     short_least: float  # the total bounding a short form of it (see `index_alias`)
     common: bool  # named in common words only (`_common_words`): an input's own distinctive word weighs fully
     spelled: frozenset[str]  # the initials the party's names of several words spell (`_candidate_pairs`)
+    cut_least: float  # the total bounding an input cut short (`_cut_total`): its first word and the rest discounted
 
     def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
         """Pickled as a call of the constructor: a slotted dataclass's own pickling looks its fields up
@@ -137,6 +142,11 @@ class Query:
     norm: NormalizedName
     units: tuple[_Unit, ...]
     pairs: Pairs | None = None  # filled from the index; None means compare every unit pair
+
+    @property
+    def cut(self) -> bool:
+        """Whether the input may be a longer name cut at a field's length (`CUT_LENGTHS`)."""
+        return len(self.norm.tokens) >= 2 and len(self.norm.original.strip()) in CUT_LENGTHS
 
 
 class TokenWeights:
@@ -341,7 +351,11 @@ def _finish(
         chosen.append((_Unit(alias.norm.tokens[i], i, i), _Unit(q_tokens[j], j, j), sim, rule))
     total = alias.total
     extras = [j for j, used in enumerate(q_used) if not used]
-    if alias.person and not extras and sum(a_used) >= 2 and matched >= SHORT_FORM_FOUND * total - 1e-9:
+    cut_from = _cut_from(query, alias, a_used, chosen) if query.cut else None
+    if cut_from is not None:
+        # a name cut at a field's length: the alias words after where it ends were cut off, not left out
+        total -= CUT_DISCOUNT * sum(alias.weights[cut_from:])
+    elif alias.person and not extras and sum(a_used) >= 2 and matched >= SHORT_FORM_FOUND * total - 1e-9:
         # a short form of a person's name: every name of the input found, two at least, the others
         # of the listed name left out ("Abdul Ghani Turk", "Fazl Rabi" for longer listed names)
         total -= (1.0 - SHORT_FORM_SHARE) * sum(w for w, used in zip(alias.weights, a_used) if not used)
@@ -376,6 +390,9 @@ def _finish(
     if stops and 100.0 * coverage * (1.0 - penalty) < floor - 0.1:
         return None
     conflicts = []
+    if cut_from is not None:
+        conflicts.append(f"input of {len(query.norm.original.strip())} characters, as a field cuts a name: "
+                         f"the alias words after {alias.norm.tokens[cut_from - 1]!r} weigh a quarter")
     if fragment is not None:
         conflicts.append(f"last word {q_tokens[fragment]!r} read as cut short (a field's length): "
                          "weighed as a generic extra word")
@@ -418,6 +435,25 @@ def _finish(
             score = likeness
             conflicts.append(f"words unpaired: scored by whole-name likeness, at most {LIKENESS_CAP:g}")
     return Scored(score, query, alias, chosen, extras, sorted(acronyms), "; ".join(conflicts) or None)
+
+
+def _cut_from(query: Query, alias: IndexedAlias, a_used: list[bool],
+              chosen: Sequence[tuple[_Unit, _Unit, float, str]]) -> int | None:
+    """Where the alias goes on past a cut input: the position after the alias word its last word
+    pairs with, when both names start alike (a cut keeps a name's beginning) and the input's last
+    word pairs with the last alias word found, word for word (an acronym pair is no alignment);
+    None when the alias ends there or the names do not line up so."""
+    last = len(query.norm.tokens) - 1
+    found = max((i for i, used in enumerate(a_used) if used), default=-1)
+    if found < 0 or found + 1 >= len(a_used):
+        return None
+    starts = ends = False
+    for au, qu, _, rule in chosen:
+        if rule.startswith("acronym"):  # one name the other's initials: words, not a cut, line up
+            continue
+        starts = starts or (au.start == 0 and qu.start == 0)
+        ends = ends or (au.end == found and qu.end == last)
+    return found + 1 if starts and ends else None
 
 
 def _cut_short(a_tokens: Sequence[str], a_used: list[bool], q_tokens: Sequence[str],
@@ -611,8 +647,10 @@ def index_alias(
     # bounds it exactly
     person = _person_shaped(tokens)
     short = min(least, SHORT_FORM_FOUND * total / RESIDUE_GATE) if person else least
+    # an input cut after the alias's first word keeps the least of it (`_finish`)
+    cut_least = total - CUT_DISCOUNT * sum(weights[1:])
     return IndexedAlias(party, alias, norm, weights, total, weak, units, unit_weights, written, least, person, short,
-                        not weak and _common_words(tokens), spelled)
+                        not weak and _common_words(tokens), spelled, cut_least)
 
 
 def _common_words(tokens: tuple[str, ...]) -> bool:
