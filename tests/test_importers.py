@@ -111,8 +111,9 @@ def test_the_words_a_field_cut_off_weigh_less(csl_screener: Screener, cut: str, 
 
 
 def test_the_index_finds_what_exhaustive_comparison_finds_for_cut_names(csl_screener: Screener) -> None:
-    """A cut input's bound is looser (`cut_least`, its own prefix postings): the index must still
-    return exactly what comparing every alias returns, at the usual floors and below them."""
+    """A cut input is bound more loosely (`cut_least`) against the aliases starting as it does (their
+    own postings): the index must still return exactly what comparing every alias returns, at the
+    usual floor and below it."""
     rng = random.Random(31)
     longer = sorted({a.name for _, lst in csl_screener.lists for p in lst.parties for a in p.all_names()
                      if len(a.name) > 45})

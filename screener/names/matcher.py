@@ -135,18 +135,17 @@ def _bound(alias: IndexedAlias) -> _Bound:
     return alias.short_least, alias.least_total, alias.weights, keys, min(alias.short_least, alias.cut_least)
 
 
-def _prefix_keys(bound: _Bound, wanted: float, cut: bool = False) -> list[str]:
+def _prefix_keys(bound: _Bound, wanted: float) -> list[str]:
     """The alias's keys that any input reaching `wanted` against it pairs with at least one of.
 
     A bound (`AliasIndex.candidates`) counts each token of the alias at most once, at its weight
-    times a similarity of at most 1, and must reach `wanted` % of short_least (of the cut least for
-    an input that may be cut, `Query.cut`). So the tokens left once the heaviest are taken away,
-    weighing less than that together, cannot reach it alone: an input that does pairs with a key
-    covering one of the heaviest (the prefix filter of set similarity joins). A generic word is
-    rarely among an alias's heaviest, so it seeds few aliases.
+    times a similarity of at most 1, and must reach `wanted` % of short_least. So the tokens left
+    once the heaviest are taken away, weighing less than that together, cannot reach it alone: an
+    input that does pairs with a key covering one of the heaviest (the prefix filter of set
+    similarity joins). A generic word is rarely among an alias's heaviest, so it seeds few aliases.
     """
-    short_least, _, weights, keys, cut_least = bound
-    need = wanted * (cut_least if cut else short_least) / 100.0
+    short_least, _, weights, keys, _ = bound
+    need = wanted * short_least / 100.0
     rest, heaviest = sum(weights), 0
     for i in sorted(range(len(weights)), key=weights.__getitem__, reverse=True):
         if rest < need * (1 - 1e-9):  # short of the bound's own sums, whatever their rounding
@@ -253,14 +252,17 @@ class AliasIndex:
         self._postings = {key: sorted(p, key=lambda x: -x[2]) for key, p in postings.items()}
         # prefix postings: index key -> the aliases it can seed at PREFIX_FLOOR (`_prefix_keys`)
         prefix: dict[str, list[int]] = defaultdict(list)
-        prefix_cut: dict[str, list[int]] = defaultdict(list)  # the same for an input that may be cut
         for a_idx, bound in enumerate(self._bounds):
             for text in _prefix_keys(bound, PREFIX_FLOOR - 0.1):
                 prefix[text].append(a_idx)
-            for text in _prefix_keys(bound, PREFIX_FLOOR - 0.1, cut=True):
-                prefix_cut[text].append(a_idx)
         self._prefix = {key: tuple(holders) for key, holders in prefix.items()}
-        self._prefix_cut = {key: tuple(holders) for key, holders in prefix_cut.items()}
+        # aliases by the keys they start with: the only ones a cut input can be read against as cut
+        # (its first word pairs with theirs, `scoring._cut_from`), which bound it more loosely
+        first: dict[str, list[int]] = defaultdict(list)
+        for a_idx, indexed in enumerate(self.aliases):
+            for text in {unit.text for unit in indexed.units if unit.start == 0}:
+                first[text].append(a_idx)
+        self._first = {key: tuple(holders) for key, holders in first.items()}
         singles = {t for a in self.aliases for t in a.norm.tokens}
         self._singles = frozenset(singles)
         # aliases by their initials ("kui" for "Khuddam ul Islam"): an input word that is an alias's
@@ -360,9 +362,8 @@ class AliasIndex:
             return list(whole)
         wanted = floor - 0.1  # scores are rounded to 0.1
         seeds: set[int] = set()
-        cut = query.cut  # a cut input's alias words past its end weigh less (scoring._finish)
         if floor >= PREFIX_FLOOR:  # any alias reaching it pairs with one of its prefix keys
-            prefix = self._prefix_cut if cut else self._prefix
+            prefix = self._prefix
             for key in best_sim:
                 if holders := prefix.get(key):
                     seeds.update(holders)
@@ -370,17 +371,22 @@ class AliasIndex:
             least = wanted / len(best_sim)
             for key, sim in best_sim.items():
                 # a key is worth its share times the best similarity it pairs with; postings are read
-                # down to the first whose share times its alias's tokens falls short, then filtered by
-                # share (shares are of short_least: for a cut input, every posting is read)
-                reach, share_cut = wanted / sim, least / sim
+                # down to the first whose share times its alias's tokens falls short, then filtered by share
+                reach, cut = wanted / sim, least / sim
                 for a_idx, share, spread in self._postings[key]:
-                    if cut:
-                        seeds.add(a_idx)
-                        continue
                     if spread < reach:
                         break
-                    if share >= share_cut:
+                    if share >= cut:
                         seeds.add(a_idx)
+        # an input that may be cut is read as cut only against aliases starting as it does, whose words
+        # past its end weigh less (scoring._cut_from): those are bounded by their cut_least
+        as_cut: set[int] = set()
+        if query.cut:
+            first = self._first
+            for key, found in pairs.items():
+                if any(unit.start == 0 for unit, _, _ in found) and (holders := first.get(key)):
+                    as_cut.update(holders)
+            seeds |= as_cut
         out = []
         bounds, query_keys = self._bounds, best_sim.keys()
         for a_idx in seeds:
@@ -395,7 +401,7 @@ class AliasIndex:
                 got += best_sim[key] * key_weight
             # a short form of a person's name needs two of its tokens found (score_alias)
             need = wanted * (short_least if covered.bit_count() >= 2 else least_total) / 100.0
-            if cut:
+            if a_idx in as_cut:
                 need = min(need, wanted * cut_least / 100.0)
             if got < need:
                 continue  # the sum over keys is at least the bound, overlapping or not

@@ -123,7 +123,7 @@ class IndexedAlias:
     short_least: float  # the total bounding a short form of it (see `index_alias`)
     common: bool  # named in common words only (`_common_words`): an input's own distinctive word weighs fully
     spelled: frozenset[str]  # the initials the party's names of several words spell (`_candidate_pairs`)
-    cut_least: float  # the total bounding an input cut short (`_cut_total`): its first word and the rest discounted
+    cut_least: float  # the total bounding an input cut short (`_cut_from`): two words, the rest discounted
 
     def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
         """Pickled as a call of the constructor: a slotted dataclass's own pickling looks its fields up
@@ -445,7 +445,7 @@ def _cut_from(query: Query, alias: IndexedAlias, a_used: list[bool],
     None when the alias ends there or the names do not line up so."""
     last = len(query.norm.tokens) - 1
     found = max((i for i, used in enumerate(a_used) if used), default=-1)
-    if found < 0 or found + 1 >= len(a_used):
+    if found < 1 or found + 1 >= len(a_used):  # two alias words at least before the cut (`cut_least`)
         return None
     starts = ends = False
     for au, qu, _, rule in chosen:
@@ -647,8 +647,8 @@ def index_alias(
     # bounds it exactly
     person = _person_shaped(tokens)
     short = min(least, SHORT_FORM_FOUND * total / RESIDUE_GATE) if person else least
-    # an input cut after the alias's first word keeps the least of it (`_finish`)
-    cut_least = total - CUT_DISCOUNT * sum(weights[1:])
+    # an input cut after the alias's second word keeps the least of it (`_cut_from`)
+    cut_least = total - CUT_DISCOUNT * sum(weights[2:])
     return IndexedAlias(party, alias, norm, weights, total, weak, units, unit_weights, written, least, person, short,
                         not weak and _common_words(tokens), spelled, cut_least)
 
