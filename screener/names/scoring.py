@@ -10,7 +10,8 @@ For one input name against one alias (both normalised, see `normalize`):
   found, left-over words pair loosely (an initial, a similar word, the input's last word as the start
   of the alias's next one: a name cut at a field's length, "... Manufacturing Interna");
 * coverage = the weighted share of the alias found in the input (a person's missing middle names weigh
-  half, and the words past the end of an input cut at a field's length a quarter, `CUT_LENGTHS`); words the input has beyond the alias lower the score a little (a subsidiary carrying the
+  half, and the words past the end of an input cut at a field's length a quarter, `CUT_LENGTHS`);
+  words the input has beyond the alias lower the score a little (a subsidiary carrying the
   party's distinctive name stays a hit), or fully for weak aliases and where they replace a
   distinctive word of the alias; numbers and patronymics must agree, and another kind of organisation
   costs 15%; names swapped about "bin" ("Salman bin Hamad" / "Hamad bin Salman") are two people;
