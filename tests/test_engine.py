@@ -12,10 +12,10 @@ import pytest
 
 from screener.files.outputs import open_writer
 from screener.files.readers import open_input
-from screener.models import InputRow
+from screener.models import InputRow, RowResult, Status
 from screener.pipeline import screen_sources
 from screener.runtime.engine import PoolScreen, make_screen_fn
-from screener.screening import Screener
+from screener.screening import Screener, clear_result
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -69,6 +69,21 @@ def test_a_workers_answer_is_none_exactly_for_a_clear_result_without_candidates(
                                        "fields": row.fields})
         assert fresh.model_dump() == whole.model_dump(), row
     assert kinds == {"none", "clear", "potential_match", "not_screened"}
+
+
+def test_a_clear_result_is_the_validated_model_of_its_row(rows):
+    """`clear_result` skips validation (most rows'): it must equal the model built with it, fields set
+    included, and share no mutable default with another result."""
+    for row in rows[:300] + rows[-4:]:
+        fast = clear_result(row)
+        slow = RowResult(sheet=row.sheet, row=row.row, column=row.column, input_name=row.name,
+                         input_country=row.country, input_address=row.address, fields=row.fields,
+                         status=Status.CLEAR)
+        assert fast == slow and fast.model_fields_set == slow.model_fields_set, row
+        assert fast.model_dump_json() == slow.model_dump_json()
+    one, other = clear_result(rows[0]), clear_result(rows[0])
+    one.matches.append(None)  # type: ignore[arg-type]
+    assert other.matches == [] and clear_result(rows[0]).matches == []
 
 
 def test_process_pool_matches_one_worker_in_order(screener, rows, expected):
