@@ -17,6 +17,7 @@ from screener.files.writers import (
     JsonLinesWriter,
     JsonWriter,
     ResultWriter,
+    inert,
 )
 from screener.models import (
     RECORD_FIELDS,
@@ -116,6 +117,22 @@ def test_csv_makes_formula_looking_text_inert(tmp_path: Path) -> None:
     with open(path, encoding="utf-8-sig", newline="") as fh:
         names = [r["input_name"] for r in csv.DictReader(fh)]
     assert names == ["'" + n for n in FORMULA_NAMES]
+
+
+def test_csv_lines_of_clear_rows_carry_the_same_cells_as_any_record(tmp_path: Path) -> None:
+    """A clear record without evidence is written by a shorter path (most lines): each of its cells,
+    a formula in any text field included, reads back as `record()` made inert."""
+    rows = [*sample(), result(20, "Acme", input_country="=1+1"), result(21, "Acme", column="+col"),
+            RowResult(sheet="@s", row=22, input_name="Acme", status=Status.CLEAR),
+            result(23, "Acme", review="cleared by Ann", review_status="cleared"),
+            result(24, "Acme", Status.POTENTIAL_MATCH, review_comment="=2")]
+    path = tmp_path / "out.csv"
+    run(CsvWriter(path), rows)
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        got = list(csv.DictReader(fh))
+    for line, r in zip(got, rows, strict=True):
+        want = {k: "" if v is None else str(inert(v)) for k, v in r.record().items()}
+        assert line == want
 
 
 def test_json_array_carries_full_explanations(tmp_path: Path) -> None:

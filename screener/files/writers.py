@@ -219,9 +219,19 @@ class CsvWriter(_TextFileWriter):
 
     def _emit(self, result: RowResult) -> None:
         values = result.record_values()
-        if _FORMULA_TRIGGER.search("".join(map(str, filter(None, values)))):  # one search a line: most have none
-            values = tuple(inert(v) for v in values)
-        self._csv.writerow(["" if v is None else v for v in values])
+        if values[_HEAD:] == _NO_EVIDENCE:  # nearly every line: clear, no candidate, review or note
+            line = ["" if v is None else v for v in values[:_HEAD]]
+            tail = _EMPTY_TAIL
+        else:
+            line, tail = ["" if v is None else v for v in values], []
+        if _FORMULA_TRIGGER.search("\0".join([v for v in line if v.__class__ is str])):  # one search a line
+            line = [inert(v) for v in line]
+        self._csv.writerow(line + tail)
+
+
+_HEAD = RECORD_FIELDS.index("entity_id")  # the fields before a record's candidate evidence
+_NO_EVIDENCE = (None,) * (len(RECORD_FIELDS) - _HEAD)
+_EMPTY_TAIL = [""] * len(_NO_EVIDENCE)
 
 
 _LINE_BREAKERS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
